@@ -1,0 +1,74 @@
+"""HelixNet: a self-hosted job runner with artifacts, compute plugins, a REST API and an admin UI.
+
+The names below are the public, promised surface; everything else is importable but may change.
+"""
+
+from helixnet.core.app import HelixNet
+from helixnet.core.config import Settings
+from helixnet.core.context import InputFile, JobCancelled, JobContext
+from helixnet.core.errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    Conflict,
+    HelixNetError,
+    NotFound,
+    ObjectNotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    PluginError,
+    QueueUnavailable,
+    StorageError,
+    ValidationFailed,
+    WaitTimeout,
+)
+from helixnet.core.models import ACTIVE_STATUSES, FINAL_STATUSES, ArtifactStatus, JobStatus
+from helixnet.core.schemas import (
+    ArtifactRead,
+    JobCreate,
+    JobEventRead,
+    JobPage,
+    JobRead,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from helixnet.plugins.base import ComputePlugin, InputSpec, NoParams
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "ArtifactRead",
+    "ArtifactStatus",
+    "AuthenticationFailed",
+    "ComputePlugin",
+    "ConfigurationError",
+    "Conflict",
+    "FINAL_STATUSES",
+    "HelixNet",
+    "HelixNetError",
+    "InputFile",
+    "InputSpec",
+    "JobCancelled",
+    "JobContext",
+    "JobCreate",
+    "JobEventRead",
+    "JobPage",
+    "JobRead",
+    "JobStatus",
+    "NoParams",
+    "NotFound",
+    "ObjectNotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "PluginError",
+    "QueueUnavailable",
+    "Settings",
+    "StorageError",
+    "UserCreate",
+    "UserRead",
+    "UserUpdate",
+    "ValidationFailed",
+    "WaitTimeout",
+    "__version__",
+]

@@ -1,0 +1,7 @@
+"""python -m helixnet"""
+
+import sys
+
+from helixnet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,241 @@
+"""``helixnet`` command line: a thin layer over the services.
+
+Every command reads its settings from ``HELIXNET_*`` environment variables (and ``.env``); errors
+print one clear line to stderr and exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from helixnet.core.errors import HelixNetError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A user-facing failure with its exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _hx(args: argparse.Namespace, **overrides: Any) -> Any:
+    from helixnet.core.app import HelixNet
+    from helixnet.core.config import Settings
+
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        fields = "; ".join(f"HELIXNET_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise CommandError(f"invalid settings: {fields}") from exc
+    return HelixNet(settings)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+# -- commands ------------------------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    hx = _hx(args)
+    hx.migrate()
+    from helixnet.core.migrate import current_revision
+
+    print(f"database {_safe_url(hx.settings.resolved_database_url)} is at revision {current_revision(hx.db.engine)}")
+    return EXIT_OK
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    hx = _hx(args)
+    hx.migrate()
+    pool = hx.worker_pool(args.concurrency, sweeper=not args.no_sweeper)
+    done = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        print(f"helixnet worker: {signal.Signals(signum).name} received, stopping", file=sys.stderr, flush=True)
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    pool.start()
+    print(
+        f"helixnet worker {pool.name}: {args.concurrency} thread(s), queue {_safe_url(hx.settings.queue_url)}, "
+        f"database {_safe_url(hx.settings.resolved_database_url)}, plugins {', '.join(hx.plugins)}",
+        flush=True,
+    )
+    done.wait()
+    pool.stop(args.grace)
+    hx.stop()
+    return EXIT_OK
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    hx = _hx(args)
+    rows = []
+    for name in hx.plugins:
+        info = hx.plugins.info(name)
+        rows.append({"name": name, "title": info.plugin.title, "package": info.package, "version": info.version,
+                     "entry_point": info.entry_point})  # fmt: skip
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['name']:<16} {row['package'] or '-'} {row['version'] or ''}  {row['title']}")
+    return EXIT_OK
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise CommandError("no password on standard input")
+        return password
+    if not sys.stdin.isatty():
+        raise CommandError("no terminal to ask for a password; use --password-stdin", EXIT_USAGE)
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise CommandError("the passwords differ")
+    return first
+
+
+def cmd_users_create(args: argparse.Namespace) -> int:
+    password = _read_password(args)
+    hx = _hx(args)
+    hx.migrate()
+    user = hx.users.create(email=args.email, password=password, fullname=args.fullname, is_admin=args.admin)
+    print(f"created {'admin' if user.is_admin else 'user'} {user.email} ({user.id})")
+    return EXIT_OK
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    hx = _hx(args)
+    hx.migrate()
+    for user in hx.users.list(limit=10_000):
+        flags = ",".join(f for f, on in (("admin", user.is_admin), ("inactive", not user.is_active)) if on)
+        print(f"{user.id}  {user.email:<40} {user.fullname or '':<30} {flags}")
+    return EXIT_OK
+
+
+def cmd_users_seed(args: argparse.Namespace) -> int:
+    """Create the accounts listed in a JSON file; running it twice changes nothing."""
+    try:
+        entries = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CommandError(f"cannot read {args.file}: {exc}") from exc
+    if isinstance(entries, dict):
+        entries = entries.get("users", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise CommandError(f"{args.file}: expected a list of {{email, password, fullname, is_admin}} objects")
+    hx = _hx(args)
+    hx.migrate()
+    failed = 0
+    for number, entry in enumerate(entries, 1):
+        email = str(entry.get("email", ""))
+        if hx.users.get_by_email(email) is not None:
+            print(f"{email}: already exists")
+            continue
+        try:
+            hx.users.create(email=email, password=str(entry.get("password", "")), fullname=entry.get("fullname"),
+                            is_admin=bool(entry.get("is_admin", False)))  # fmt: skip
+            print(f"{email}: created")
+        except HelixNetError as exc:
+            failed += 1
+            print(f"entry {number} ({email or 'no email'}): {exc.detail}", file=sys.stderr)
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+# -- parser --------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="helixnet",
+        description="HelixNet job runner. Settings come from HELIXNET_* environment variables and .env.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    worker = commands.add_parser("worker", help="run worker threads against the configured queue and database")
+    worker.add_argument("-c", "--concurrency", type=_positive_int, default=2, help="worker threads (default 2)")
+    worker.add_argument("--no-sweeper", action="store_true", help="do not take part in sweeping lost jobs")
+    worker.add_argument("--grace", type=float, default=10.0, help="seconds to let running jobs stop on shutdown")
+    worker.set_defaults(func=cmd_worker)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="migrate the schema to the newest revision").set_defaults(func=cmd_db_upgrade)
+
+    plugins = commands.add_parser("plugins", help="list the compute plugins that load, and from which package")
+    plugins.add_argument("--json", action="store_true")
+    plugins.set_defaults(func=cmd_plugins)
+
+    users = commands.add_parser("users", help="manage user accounts").add_subparsers(dest="users_command", required=True)
+    create = users.add_parser("create", help="create a user (asks for the password)")
+    create.add_argument("email")
+    create.add_argument("--admin", action="store_true", help="make the user an admin")
+    create.add_argument("--fullname")
+    create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    create.set_defaults(func=cmd_users_create)
+    users.add_parser("list", help="list users").set_defaults(func=cmd_users_list)
+    seed = users.add_parser("seed", help="create the users of a JSON file; idempotent")
+    seed.add_argument("file")
+    seed.set_defaults(func=cmd_users_seed)
+    _register_extra(commands)
+    return parser
+
+
+def _register_extra(commands: Any) -> None:
+    """Commands that live in their own modules (serve), registered when importable."""
+    try:
+        from helixnet.serve import register
+    except ImportError:
+        return
+    register(commands)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except CommandError as exc:
+        print(f"helixnet: error: {exc}", file=sys.stderr)
+        return exc.code
+    except HelixNetError as exc:
+        print(f"helixnet: error: {exc.detail}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""HelixNet core: models, services, worker."""

@@ -1,0 +1,150 @@
+"""``HelixNet``: the facade that embedding code, the API, the UI and the CLI all hold."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+
+from helixnet.core.artifacts import ArtifactService
+from helixnet.core.config import Settings
+from helixnet.core.db import Database
+from helixnet.core.jobs import JobService
+from helixnet.core.migrate import upgrade
+from helixnet.core.models import utcnow
+from helixnet.core.runner import JobRunner
+from helixnet.core.security import TokenSigner
+from helixnet.core.sweeper import SweepReport, Sweeper
+from helixnet.core.users import UserService
+from helixnet.core.workers import WorkerPool, process_worker_name
+from helixnet.plugins.registry import PluginRegistry, discover
+from helixnet.queue import open_queue
+from helixnet.storage import open_storage
+
+log = logging.getLogger(__name__)
+
+
+class HelixNet:
+    """One HelixNet instance: database, queue, storage, plugins and the three services.
+
+    Building it connects nothing heavy and starts no thread; ``start()`` migrates the schema and
+    runs the embedded workers and the sweeper, ``stop()`` ends them.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        plugins: PluginRegistry | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.settings.check()
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        self.db = Database(self.settings.resolved_database_url)
+        self.storage = open_storage(self.settings.resolved_storage_url, dict(self.settings.storage_options))
+        self.queue = open_queue(self.settings.queue_url, name=self.settings.queue_name, data_dir=self.settings.data_dir)
+        self.plugins = plugins if plugins is not None else discover(self.settings.plugins)
+        signer = TokenSigner(self.settings.signing_keys(), max_age_seconds=self.settings.token_max_age_seconds)
+        self.users = UserService(self.db, signer, bcrypt_rounds=self.settings.bcrypt_rounds)
+        self.artifacts = ArtifactService(self.db, self.storage, max_upload_bytes=self.settings.max_upload_bytes)
+        self.jobs = JobService(
+            self.db,
+            self.queue,
+            self.plugins,
+            clock=clock,
+            default_max_retries=self.settings.job_max_retries,
+            default_timeout=self.settings.job_default_timeout,
+            on_cancel=self._cancel_local,
+        )
+        self.runner = JobRunner(
+            self.db, self.storage, self.plugins, clock=clock, retry_backoff=self._backoff, requeue=self._requeue
+        )
+        self.worker_name = process_worker_name()
+        self.sweeper = Sweeper(
+            self.db,
+            self.queue,
+            holder=f"{self.worker_name}/{uuid.uuid4().hex[:8]}",
+            lost_after_seconds=self.settings.job_lost_after_seconds,
+            lease_seconds=max(3 * self.settings.sweep_interval_seconds, 5.0),
+        )
+        self._pool: WorkerPool | None = None
+        self._migrated = False
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to head; a no-op when it is current."""
+        upgrade(self.db.engine)
+        self._migrated = True
+
+    def start(self, workers: int | None = None, *, sweeper: bool | None = None) -> HelixNet:
+        """Migrate, then run ``workers`` embedded threads (default HELIXNET_WORKERS) and the sweeper."""
+        if not self._migrated:
+            self.migrate()
+        if self._pool is None:
+            self._pool = self.worker_pool(
+                self.settings.workers if workers is None else workers,
+                sweeper=self.settings.sweeper if sweeper is None else sweeper,
+            )
+            self._pool.start()
+        return self
+
+    def worker_pool(self, threads: int, *, sweeper: bool = True) -> WorkerPool:
+        """A pool over this instance's queue, for ``helixnet worker`` or custom embedding."""
+        return WorkerPool(
+            self.db,
+            self.queue,
+            self.runner,
+            threads=threads,
+            clock=self.clock,
+            heartbeat_seconds=self.settings.job_heartbeat_seconds,
+            sweep_interval_seconds=self.settings.sweep_interval_seconds,
+            sweeper=self.sweeper if sweeper else None,
+            name=self.worker_name,
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the embedded workers; running jobs are asked to stop and requeued, never lost."""
+        if self._pool is not None:
+            self._pool.stop(timeout)
+            self._pool = None
+        self.queue.close()
+        self.db.dispose()
+
+    def __enter__(self) -> HelixNet:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def pool(self) -> WorkerPool | None:
+        return self._pool
+
+    def sweep(self, now: datetime | None = None) -> SweepReport:
+        """One sweeper pass now (or at ``now``), whoever holds the lease: for tests and admin tools."""
+        return self.sweeper.sweep(now or self.clock(), force=True)
+
+    # -- wiring ---------------------------------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        base = self.settings.job_retry_backoff_seconds
+        return min(base * 2 ** max(0, attempt - 1), self.settings.job_retry_backoff_max_seconds)
+
+    def _requeue(self, job_id: str, priority: int) -> None:
+        from helixnet.core.errors import QueueUnavailable
+
+        try:
+            self.queue.enqueue(job_id, priority)
+        except QueueUnavailable as exc:  # the stale-PENDING sweep finds it once the queue is back
+            log.warning("could not requeue job %s for its retry: %s", job_id, exc)
+
+    def _cancel_local(self, job_id: str) -> None:
+        if self._pool is not None:
+            self._pool.cancel_local(job_id)

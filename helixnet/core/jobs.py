@@ -1,0 +1,300 @@
+"""Jobs: submit, look up, list, cancel, retry and wait.
+
+Submit inserts the row (PENDING) and commits *before* enqueueing the id: a lost enqueue leaves
+a PENDING row that the sweeper enqueues again, so nothing accepted is ever lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from helixnet.core.artifacts import can_see
+from helixnet.core.db import Database
+from helixnet.core.errors import Conflict, NotFound, QueueUnavailable, ValidationFailed, WaitTimeout
+from helixnet.core.events import record_event
+from helixnet.core.models import FINAL_STATUSES, Artifact, ArtifactStatus, Job, JobEvent, JobStatus, new_id
+from helixnet.core.pagination import decode_cursor, encode_cursor
+from helixnet.core.schemas import ArtifactRead, JobEventRead, JobPage, JobRead
+from helixnet.core.users import UserRef, user_id_of
+from helixnet.core.validation import from_pydantic
+from helixnet.plugins.registry import PluginRegistry
+from helixnet.queue import Queue
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+class JobService:
+    def __init__(
+        self,
+        db: Database,
+        queue: Queue,
+        plugins: PluginRegistry,
+        *,
+        clock: Clock,
+        default_max_retries: int = 0,
+        default_timeout: float | None = None,
+        on_cancel: Callable[[str], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._queue = queue
+        self._plugins = plugins
+        self._clock = clock
+        self._default_max_retries = default_max_retries
+        self._default_timeout = default_timeout
+        self._on_cancel = on_cancel
+
+    # -- submit ---------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        user: UserRef,
+        plugin: str,
+        params: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, str] | None = None,
+        priority: int = 0,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobRead:
+        """Validate, record and enqueue a job; returns it PENDING (or the earlier job for a repeated key)."""
+        owner_id = user_id_of(user)
+        checked_params = self._check_params(plugin, params)
+        checked_inputs = self._check_inputs(owner_id, plugin, inputs or {})
+        _check_range("priority", priority, -100, 100)
+        retries = self._default_max_retries if max_retries is None else max_retries
+        _check_range("max_retries", retries, 0, 100)
+        timeout = self._default_timeout if timeout is None else timeout
+        if timeout is not None and not 0 < timeout <= 7 * 24 * 3600:
+            raise ValidationFailed.field(["timeout"], "must be between 0 and 604800 seconds")
+        if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
+            return earlier
+
+        now = self._clock()
+        job_id = new_id()
+        values = {
+            "id": job_id, "owner_id": owner_id, "plugin": plugin, "params": checked_params,
+            "inputs": checked_inputs, "status": JobStatus.PENDING.value, "progress": 0.0,
+            "attempts": 0, "max_retries": retries, "priority": priority, "timeout": timeout,
+            "cancel_requested": False, "created_at": now, "queued_at": now,
+            "idempotency_key": idempotency_key,
+        }  # fmt: skip
+        try:
+            with self._db.connect() as conn:
+                conn.execute(insert(Job), values)
+        except IntegrityError as exc:
+            if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
+                return earlier
+            raise Conflict("the job could not be recorded") from exc
+        self._enqueue(job_id, priority)
+        return JobRead.model_validate({**values, "message": None, "result": None, "artifacts": []})
+
+    def _enqueue(self, job_id: str, priority: int) -> None:
+        try:
+            self._queue.enqueue(job_id, priority)
+        except QueueUnavailable as exc:
+            # The row is committed: the sweeper enqueues it once the queue answers again.
+            log.warning("enqueue of job %s failed (%s); the sweeper will retry it", job_id, exc)
+            try:
+                with self._db.connect() as conn:
+                    conn.execute(update(Job).where(Job.id == job_id).values(queued_at=None))
+            except Exception:  # the stale-PENDING sweep still finds it
+                log.exception("could not mark job %s as not enqueued", job_id)
+
+    def _check_params(self, plugin_name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        try:
+            plugin = self._plugins.get_or_raise(plugin_name)
+        except NotFound as exc:
+            raise ValidationFailed(exc.detail, errors=exc.errors) from None
+        if params is not None and not isinstance(params, Mapping):
+            raise ValidationFailed.field(["params"], "must be an object")
+        try:
+            model = plugin.Params.model_validate(dict(params or {}))
+        except ValidationError as exc:
+            raise from_pydantic(exc, f"invalid params for plugin {plugin_name!r}", prefix=["params"]) from exc
+        return model.model_dump(mode="json")
+
+    def _check_inputs(self, owner_id: str, plugin_name: str, inputs: Mapping[str, str]) -> dict[str, str]:
+        if not isinstance(inputs, Mapping):
+            raise ValidationFailed.field(["inputs"], "must map input names to artifact ids")
+        specs = {spec.name: spec for spec in self._plugins[plugin_name].inputs}
+        for name in inputs:
+            if name not in specs:
+                known = ", ".join(specs) or "none"
+                raise ValidationFailed.field(["inputs", name], f"unknown input for {plugin_name}; known: {known}")
+        for name, spec in specs.items():
+            if spec.required and name not in inputs:
+                raise ValidationFailed.field(["inputs", name], "required input missing")
+        if not inputs:
+            return {}
+        with self._db.read() as session:
+            for name, artifact_id in inputs.items():
+                row = session.get(Artifact, artifact_id) if isinstance(artifact_id, str) else None
+                if row is None or row.owner_id != owner_id or row.status != ArtifactStatus.AVAILABLE:
+                    raise NotFound(
+                        f"input {name!r}: artifact {artifact_id} not found",
+                        errors=[{"loc": ["inputs", name], "msg": f"artifact {artifact_id} not found"}],
+                    )
+        return dict(inputs)
+
+    def _by_idempotency_key(self, owner_id: str, key: str) -> JobRead | None:
+        with self._db.read() as session:
+            row = session.scalar(select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key))
+            return self._read(session, row) if row else None
+
+    # -- read -----------------------------------------------------------------------------------
+
+    def get(self, job_id: str, user: UserRef | None = None) -> JobRead:
+        with self._db.read() as session:
+            return self._read(session, self._visible(session, job_id, user))
+
+    def list(
+        self,
+        user: UserRef | None,
+        *,
+        status: str | JobStatus | None = None,
+        plugin: str | None = None,
+        q: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        all_users: bool = False,
+    ) -> JobPage:
+        """Newest first, keyset-paginated: as fast on page 2,000 as on page 1."""
+        _check_range("limit", limit, 1, 500)
+        query = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
+        if not (all_users and (user is None or getattr(user, "is_admin", False))):
+            if user is None:
+                raise ValidationFailed.field(["user"], "needed unless all_users is set")
+            query = query.where(Job.owner_id == user_id_of(user))
+        if status is not None:
+            try:
+                query = query.where(Job.status == JobStatus(str(status).upper()).value)
+            except ValueError:
+                names = ", ".join(s.value for s in JobStatus)
+                raise ValidationFailed.field(["status"], f"must be one of {names}") from None
+        if plugin:
+            query = query.where(Job.plugin == plugin)
+        if q:
+            pattern = f"%{q.replace('%', '').replace('_', '')}%"
+            query = query.where(
+                or_(Job.id.like(f"{q}%"), Job.plugin.ilike(pattern), Job.message.ilike(pattern), Job.error.ilike(pattern))
+            )
+        if cursor:
+            created_at, last_id = decode_cursor(cursor)
+            query = query.where(
+                or_(Job.created_at < created_at, (Job.created_at == created_at) & (Job.id < last_id))
+            )
+        with self._db.read() as session:
+            rows = list(session.scalars(query))
+            more = len(rows) > limit
+            rows = rows[:limit]
+            outputs = self._outputs(session, [row.id for row in rows])
+            items = [_job_read(row, outputs.get(row.id, [])) for row in rows]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+        return JobPage(items=items, next_cursor=next_cursor)
+
+    def events(self, job_id: str, user: UserRef | None = None, *, after_id: int = 0, limit: int = 1000) -> list[JobEventRead]:
+        with self._db.read() as session:
+            self._visible(session, job_id, user)
+            rows = session.scalars(
+                select(JobEvent)
+                .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
+                .order_by(JobEvent.id)
+                .limit(limit)
+            )
+            return [JobEventRead.model_validate(row) for row in rows]
+
+    def wait(self, job_id: str, timeout: float | None = None, *, user: UserRef | None = None) -> JobRead:
+        """Block until the job is final; WaitTimeout after ``timeout`` seconds (None: forever)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            job = self.get(job_id, user)
+            if job.status in FINAL_STATUSES:
+                return job
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(f"job {job_id} is still {job.status.value} after {timeout} s")
+            pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
+            time.sleep(pause)
+            delay = min(delay * 1.5, 0.25)
+
+    # -- change ---------------------------------------------------------------------------------
+
+    def cancel(self, job_id: str, user: UserRef | None = None) -> JobRead:
+        """PENDING: cancelled at once. RUNNING: the plugin is told (ctx.cancelled). Final: Conflict."""
+        now = self._clock()
+        with self._db.write() as session:
+            row = self._visible(session, job_id, user)
+            if row.status == JobStatus.PENDING:
+                row.status, row.finished_at, row.cancel_requested = JobStatus.CANCELLED, now, True
+                record_event(session, job_id, "cancelled before it started", now=now, source="api")
+            elif row.status == JobStatus.RUNNING:
+                if not row.cancel_requested:
+                    row.cancel_requested = True
+                    record_event(session, job_id, "cancel requested; waiting for the plugin to stop", now=now, source="api")
+            else:
+                raise Conflict(f"job {job_id} already finished ({row.status})")
+        if self._on_cancel is not None:
+            self._on_cancel(job_id)
+        return self.get(job_id)
+
+    def retry(self, job_id: str, user: UserRef | None = None, *, idempotency_key: str | None = None) -> JobRead:
+        """A new job with the same plugin, params and inputs, for a FAILURE or CANCELLED one."""
+        old = self.get(job_id, user)
+        if old.status not in (JobStatus.FAILURE, JobStatus.CANCELLED):
+            raise Conflict(f"job {job_id} is {old.status.value}; only FAILURE or CANCELLED jobs can be retried")
+        new = self.submit(
+            old.owner_id, old.plugin, params=old.params, inputs=old.inputs, priority=old.priority,
+            max_retries=old.max_retries, timeout=old.timeout, idempotency_key=idempotency_key,
+        )  # fmt: skip
+        with self._db.write() as session:
+            record_event(session, new.id, f"retry of job {job_id}", now=self._clock(), source="api")
+        return new
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _visible(self, session: Session, job_id: str, user: UserRef | None) -> Job:
+        row = session.get(Job, job_id) if isinstance(job_id, str) else None
+        if row is None or not can_see(user, row.owner_id):
+            raise NotFound(f"job {job_id} not found")
+        return row
+
+    def _read(self, session: Session, row: Job) -> JobRead:
+        return _job_read(row, self._outputs(session, [row.id]).get(row.id, []))
+
+    @staticmethod
+    def _outputs(session: Session, job_ids: list[str]) -> dict[str, list[ArtifactRead]]:
+        if not job_ids:
+            return {}
+        found: dict[str, list[ArtifactRead]] = {}
+        query = (
+            select(Artifact)
+            .where(Artifact.job_id.in_(job_ids), Artifact.status != ArtifactStatus.DELETED)
+            .order_by(Artifact.created_at, Artifact.id)
+        )
+        for artifact in session.scalars(query):
+            found.setdefault(artifact.job_id or "", []).append(ArtifactRead.model_validate(artifact))
+        return found
+
+
+def _job_read(row: Job, artifacts: list[ArtifactRead]) -> JobRead:
+    job = JobRead.model_validate(row)
+    job.artifacts = artifacts
+    return job
+
+
+def _check_range(field: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationFailed.field([field], f"must be an integer from {low} to {high}")
+
+
+__all__ = ["JobService"]

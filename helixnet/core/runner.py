@@ -1,0 +1,304 @@
+"""Running one job: claim the row, run its plugin with a JobContext, record the outcome.
+
+The claim is one conditional UPDATE (PENDING -> RUNNING), so a duplicate delivery of the same id
+finds nothing to claim and runs nothing. The outcome is recorded in one transaction, fenced on
+(worker_id, attempts): a worker that lost its job to the sweeper cannot overwrite the new attempt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import and_, insert, or_, select, update
+
+from helixnet.core.context import InputFile, JobCancelled, JobContext
+from helixnet.core.db import Database
+from helixnet.core.events import event_values, record_event
+from helixnet.core.models import Artifact, ArtifactStatus, Job, JobEvent, JobStatus
+from helixnet.plugins.registry import PluginRegistry
+from helixnet.storage import Storage
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+#: A plugin that ignores cancellation gets this long after its timeout before the job is failed anyway.
+TIMEOUT_GRACE_SECONDS = 2.0
+#: Progress writes closer together than this are merged (the last one always lands).
+PROGRESS_MIN_INTERVAL = 0.25
+
+
+@dataclass
+class RunningJob:
+    """A job this process is running right now; the monitor heart-beats and signals it."""
+
+    job_id: str
+    worker_id: str
+    attempt: int
+    ctx: JobContext
+    cancel_reason: str | None = None
+    last_progress: float = field(default=0.0)
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: str
+    owner_id: str
+    plugin: str
+    params: dict[str, Any]
+    inputs: dict[str, str]
+    attempts: int
+    max_retries: int
+    timeout: float | None
+    priority: int
+
+
+class JobRunner:
+    """Executes job ids for one process; thread-safe, shared by all its worker threads."""
+
+    def __init__(
+        self,
+        db: Database,
+        storage: Storage,
+        plugins: PluginRegistry,
+        *,
+        clock: Clock,
+        retry_backoff: Callable[[int], float],
+        requeue: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._storage = storage
+        self._plugins = plugins
+        self._clock = clock
+        self._retry_backoff = retry_backoff
+        self._requeue = requeue
+        self._lock = threading.Lock()
+        self.running: dict[str, RunningJob] = {}
+
+    # -- the whole path ---------------------------------------------------------------------------
+
+    def execute(self, job_id: str, worker_id: str) -> JobStatus | None:
+        """Run ``job_id`` if it can be claimed; returns its new status, or None when not claimed."""
+        claim = self.claim(job_id, worker_id)
+        if claim is None:
+            return None
+        ctx = self._context(claim)
+        running = RunningJob(job_id, worker_id, claim.attempts, ctx)
+        with self._lock:
+            self.running[job_id] = running
+        started = time.monotonic()
+        try:
+            outcome = self._run_plugin(claim, ctx, running)
+        finally:
+            with self._lock:
+                self.running.pop(job_id, None)
+        return self.record_outcome(claim, worker_id, ctx, running, outcome, time.monotonic() - started)
+
+    def claim(self, job_id: str, worker_id: str) -> Claim | None:
+        now = self._clock()
+        statement = (
+            update(Job)
+            .where(
+                Job.id == job_id,
+                Job.status == JobStatus.PENDING.value,
+                or_(Job.scheduled_at.is_(None), Job.scheduled_at <= now),
+            )
+            .values(
+                status=JobStatus.RUNNING.value, started_at=now, heartbeat_at=now, worker_id=worker_id,
+                attempts=Job.attempts + 1, progress=0.0, message=None,
+            )
+            .returning(Job.owner_id, Job.plugin, Job.params, Job.inputs, Job.attempts, Job.max_retries, Job.timeout,
+                       Job.priority)
+        )  # fmt: skip
+        with self._db.connect() as conn:
+            row = conn.execute(statement).first()
+            if row is None:
+                return None
+            conn.execute(
+                insert(JobEvent),
+                [event_values(job_id, f"started on worker {worker_id} (attempt {row.attempts})", now=now)],
+            )
+        return Claim(job_id, row.owner_id, row.plugin, row.params or {}, row.inputs or {}, row.attempts,
+                     row.max_retries, row.timeout, row.priority)  # fmt: skip
+
+    # -- running ------------------------------------------------------------------------------------
+
+    def _context(self, claim: Claim) -> JobContext:
+        return JobContext(
+            job_id=claim.job_id,
+            owner_id=claim.owner_id,
+            attempt=claim.attempts,
+            params=None,
+            inputs=self._inputs(claim.inputs),
+            storage=self._storage,
+            report_progress=lambda fraction, message: self.report_progress(claim.job_id, fraction, message),
+            emit_event=lambda level, message: self.emit(claim.job_id, level, message),
+        )
+
+    def _inputs(self, inputs: dict[str, str]) -> dict[str, InputFile]:
+        if not inputs:
+            return {}
+        with self._db.read() as session:
+            rows = {row.id: row for row in session.scalars(select(Artifact).where(Artifact.id.in_(inputs.values())))}
+        files = {}
+        for name, artifact_id in inputs.items():
+            row = rows.get(artifact_id)
+            if row is None or row.status != ArtifactStatus.AVAILABLE:
+                continue  # reported by the plugin's own check: a missing input is its error to name
+            files[name] = InputFile(name, row.id, row.filename, row.content_type, row.size, row.object_name, self._storage)
+        return files
+
+    def _run_plugin(self, claim: Claim, ctx: JobContext, running: RunningJob) -> _Outcome:
+        try:
+            plugin = self._plugins[claim.plugin]
+        except KeyError:
+            return _Outcome.failed(f"plugin {claim.plugin!r} is not installed on worker {running.worker_id}", final=True)
+        missing = [spec.name for spec in plugin.inputs if spec.required and spec.name not in ctx.inputs]
+        if missing:
+            return _Outcome.failed(f"input artifact(s) gone: {', '.join(missing)}", final=True)
+        try:
+            params = plugin.Params.model_validate(claim.params)
+        except ValidationError as exc:
+            return _Outcome.failed(f"params no longer valid for {claim.plugin}: {exc}", final=True)
+        ctx.params = params
+        if claim.timeout is None:
+            return _call(plugin.run, ctx, params)
+        return self._run_with_timeout(plugin.run, ctx, params, claim.timeout, running)
+
+    def _run_with_timeout(
+        self, run: Callable[..., Any], ctx: JobContext, params: Any, timeout: float, running: RunningJob
+    ) -> _Outcome:
+        """Python cannot kill a thread: past the deadline the plugin is told to stop, then abandoned."""
+        box: list[_Outcome] = []
+        thread = threading.Thread(target=lambda: box.append(_call(run, ctx, params)), daemon=True,
+                                  name=f"helixnet-job-{ctx.job_id[:8]}")  # fmt: skip
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            running.cancel_reason = "timeout"
+            ctx.request_cancel()
+            thread.join(TIMEOUT_GRACE_SECONDS)
+            if thread.is_alive():
+                log.warning("job %s ignored its timeout; its thread is abandoned", ctx.job_id)
+            return _Outcome.failed(f"timed out after {timeout:g} s")
+        return box[0]
+
+    # -- progress and log lines (called from plugin threads) ------------------------------------------
+
+    def report_progress(self, job_id: str, fraction: float, message: str | None) -> None:
+        running = self.running.get(job_id)
+        now_mono = time.monotonic()
+        if running is not None and fraction < 1.0 and now_mono - running.last_progress < PROGRESS_MIN_INTERVAL:
+            return
+        if running is not None:
+            running.last_progress = now_mono
+        values: dict[str, Any] = {"progress": fraction, "heartbeat_at": self._clock()}
+        if message is not None:
+            values["message"] = message[:2000]
+        with self._db.connect() as conn:
+            conn.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value).values(**values))
+
+    def emit(self, job_id: str, level: str, message: str) -> None:
+        with self._db.connect() as conn:
+            record_event(conn, job_id, message, now=self._clock(), level=level, source="plugin")
+
+    # -- outcome --------------------------------------------------------------------------------------
+
+    def record_outcome(
+        self, claim: Claim, worker_id: str, ctx: JobContext, running: RunningJob, outcome: _Outcome, elapsed: float
+    ) -> JobStatus | None:
+        now = self._clock()
+        fence = and_(
+            Job.id == claim.job_id,
+            Job.status == JobStatus.RUNNING.value,
+            Job.worker_id == worker_id,
+            Job.attempts == claim.attempts,
+        )
+        cancelled = ctx.cancelled and running.cancel_reason not in ("timeout", "shutdown")
+        if outcome.ok and not cancelled:
+            try:
+                json.dumps(outcome.result)
+            except (TypeError, ValueError) as exc:
+                outcome = _Outcome.failed(f"result is not JSON-serialisable: {exc}", final=True)
+        if running.cancel_reason == "shutdown" and not outcome.ok:
+            # Interrupted by our own stop, not by its fault: back on the queue, the attempt not counted.
+            status = JobStatus.PENDING
+            values = {"worker_id": None, "queued_at": None, "scheduled_at": None, "attempts": Job.attempts - 1}
+            message = f"interrupted by the shutdown of worker {worker_id}; requeued"
+        elif cancelled or outcome.cancelled:
+            status, values, message = JobStatus.CANCELLED, {"error": "cancelled"}, "cancelled while running"
+        elif outcome.ok:
+            status = JobStatus.SUCCESS
+            values = {"result": outcome.result, "result_path": ctx.outputs.main_path, "progress": 1.0, "error": None}
+            message = f"finished SUCCESS in {elapsed * 1000:.0f} ms"
+        elif not outcome.final and claim.attempts <= claim.max_retries:
+            delay = self._retry_backoff(claim.attempts)
+            status = JobStatus.PENDING
+            # No back-off: straight back on the queue; else the sweeper enqueues it when due.
+            values = {"error": outcome.error, "worker_id": None, "queued_at": now if delay <= 0 else None,
+                      "scheduled_at": None if delay <= 0 else now + timedelta(seconds=delay)}  # fmt: skip
+            message = (f"attempt {claim.attempts} failed: {outcome.error}; retrying in {delay:g} s "
+                       f"({claim.max_retries + 1 - claim.attempts} attempt(s) left)")  # fmt: skip
+        else:
+            status, values = JobStatus.FAILURE, {"error": outcome.error}
+            message = f"failed after {claim.attempts} attempt(s): {outcome.error}"
+        if status in (JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.CANCELLED):
+            values["finished_at"] = now
+        keep_outputs = status == JobStatus.SUCCESS
+        with self._db.connect() as conn:
+            updated = conn.execute(update(Job).where(fence).values(status=status.value, **values)).rowcount
+            if updated:
+                events = [event_values(claim.job_id, message, now=now, level="INFO" if keep_outputs else "WARNING")]
+                if outcome.traceback:
+                    events.append(event_values(claim.job_id, outcome.traceback, now=now, level="DEBUG"))
+                conn.execute(insert(JobEvent), events)
+                if keep_outputs and ctx.outputs.records:
+                    conn.execute(insert(Artifact), [_artifact_row(claim, record, now) for record in ctx.outputs.records])
+        if not updated:
+            log.warning("job %s was taken from worker %s (swept or cancelled); outcome dropped", claim.job_id, worker_id)
+            ctx.outputs.discard()
+            return None
+        if not keep_outputs:
+            ctx.outputs.discard()
+        if status == JobStatus.PENDING and values.get("queued_at") is not None and self._requeue is not None:
+            self._requeue(claim.job_id, claim.priority)
+        return status
+
+
+@dataclass
+class _Outcome:
+    ok: bool
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    final: bool = False  # no retry could help
+    cancelled: bool = False
+
+    @classmethod
+    def failed(cls, error: str, *, final: bool = False) -> _Outcome:
+        return cls(ok=False, error=error, final=final)
+
+
+def _call(run: Callable[..., Any], ctx: JobContext, params: Any) -> _Outcome:
+    try:
+        return _Outcome(ok=True, result=run(ctx, params))
+    except JobCancelled:
+        return _Outcome(ok=False, error="cancelled", cancelled=True)
+    except Exception as exc:  # the plugin's failure is the job's failure, never the worker's
+        return _Outcome(ok=False, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+
+
+def _artifact_row(claim: Claim, record: Any, now: datetime) -> dict[str, Any]:
+    return {
+        "id": record.artifact_id, "owner_id": claim.owner_id, "job_id": claim.job_id, "bucket": record.bucket,
+        "object_name": record.object_name, "filename": record.filename, "content_type": record.content_type,
+        "size": record.size, "sha256": record.sha256, "status": ArtifactStatus.AVAILABLE.value, "created_at": now,
+    }  # fmt: skip

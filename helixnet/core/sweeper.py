@@ -1,0 +1,182 @@
+"""The sweeper: nothing accepted is lost.
+
+huey acknowledges a task when it is dequeued, so a worker that dies mid-run takes the task with it;
+rows are our truth instead. Every pass, under a lease so that one process acts at a time (rq's
+maintenance lock), the sweeper:
+
+1. recovers RUNNING jobs whose heartbeat stopped: requeued while attempts remain, else FAILURE
+   "worker lost", with a JobEvent naming the worker and when it went quiet;
+2. enqueues PENDING jobs that are due and not on the queue (a failed enqueue, a retry back-off);
+3. enqueues again PENDING jobs whose queue message was lost (queue empty, row waiting too long).
+
+Every function takes ``now``: tests see a recovery without sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from helixnet.core.db import Database
+from helixnet.core.errors import QueueUnavailable
+from helixnet.core.events import event_values
+from helixnet.core.models import Job, JobEvent, JobStatus, Lease
+from helixnet.queue import Queue
+
+log = logging.getLogger(__name__)
+LEASE_NAME = "sweeper"
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    requeued_lost: int = 0
+    failed_lost: int = 0
+    enqueued: int = 0
+    reenqueued_stale: int = 0
+    acted: bool = True
+
+    @property
+    def total(self) -> int:
+        return self.requeued_lost + self.failed_lost + self.enqueued + self.reenqueued_stale
+
+
+class Sweeper:
+    def __init__(self, db: Database, queue: Queue, *, holder: str, lost_after_seconds: float, lease_seconds: float) -> None:
+        self._db = db
+        self._queue = queue
+        self.holder = holder
+        self.lost_after = timedelta(seconds=lost_after_seconds)
+        self.lease = timedelta(seconds=lease_seconds)
+
+    def sweep(self, now: datetime, *, force: bool = False) -> SweepReport:
+        """One pass; does nothing (``acted=False``) while another process holds the lease."""
+        if not force and not self.acquire_lease(now):
+            return SweepReport(acted=False)
+        requeued, failed = self.recover_lost(now)
+        enqueued = self.enqueue_due(now)
+        stale = self.reenqueue_stale(now)
+        return SweepReport(requeued, failed, enqueued, stale)
+
+    # -- the lease ------------------------------------------------------------------------------------
+
+    def acquire_lease(self, now: datetime) -> bool:
+        expires = now + self.lease
+        with self._db.connect() as conn:
+            taken = conn.execute(
+                update(Lease)
+                .where(Lease.name == LEASE_NAME, or_(Lease.holder == self.holder, Lease.expires_at < now))
+                .values(holder=self.holder, expires_at=expires)
+            ).rowcount
+            if taken:
+                return True
+            exists = conn.execute(select(Lease.name).where(Lease.name == LEASE_NAME)).first()
+        if exists:
+            return False
+        try:
+            with self._db.connect() as conn:
+                conn.execute(insert(Lease).values(name=LEASE_NAME, holder=self.holder, expires_at=expires))
+            return True
+        except IntegrityError:
+            return False
+
+    def release_lease(self) -> None:
+        with self._db.connect() as conn:
+            conn.execute(update(Lease).where(Lease.name == LEASE_NAME, Lease.holder == self.holder)
+                         .values(expires_at=datetime(1970, 1, 1).astimezone()))  # fmt: skip
+
+    # -- the three sweeps ------------------------------------------------------------------------------
+
+    def find_lost(self, now: datetime) -> list[Job]:
+        """RUNNING jobs whose heartbeat is older than the limit (``Job.is_stuck``)."""
+        with self._db.read() as session:
+            rows = session.scalars(
+                select(Job)
+                .where(Job.status == JobStatus.RUNNING.value, Job.heartbeat_at < now - self.lost_after)
+                .limit(BATCH)
+            )
+            return [row for row in rows if row.is_stuck(now, self.lost_after.total_seconds())]
+
+    def recover_lost(self, now: datetime) -> tuple[int, int]:
+        requeued: list[tuple[str, int]] = []
+        failed = 0
+        for job in self.find_lost(now):
+            quiet = (now - job.heartbeat_at).total_seconds() if job.heartbeat_at else float("nan")
+            beat = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
+            retry = job.attempts <= job.max_retries
+            if retry:
+                values = {"status": JobStatus.PENDING.value, "worker_id": None, "queued_at": now, "scheduled_at": None,
+                          "error": "worker lost"}  # fmt: skip
+                what = f"requeued (attempt {job.attempts} of {job.max_retries + 1} was lost)"
+            else:
+                values = {"status": JobStatus.FAILURE.value, "error": "worker lost", "finished_at": now}
+                what = f"marked FAILURE: worker lost, no attempts left ({job.attempts} of {job.max_retries + 1})"
+            message = (f"worker {job.worker_id} stopped heart-beating at {beat} ({quiet:.1f} s ago, "
+                       f"limit {self.lost_after.total_seconds():g} s); {what}")  # fmt: skip
+            fence = and_(Job.id == job.id, Job.status == JobStatus.RUNNING.value, Job.heartbeat_at == job.heartbeat_at)
+            with self._db.connect() as conn:
+                if not conn.execute(update(Job).where(fence).values(**values)).rowcount:
+                    continue  # it beat again, or finished, since we looked
+                conn.execute(insert(JobEvent), [event_values(job.id, message, now=now, level="WARNING", source="sweeper")])
+            log.warning("job %s: %s", job.id, message)
+            if retry:
+                requeued.append((job.id, job.priority))
+            else:
+                failed += 1
+        for job_id, priority in requeued:
+            self._enqueue(job_id, priority)
+        return len(requeued), failed
+
+    def enqueue_due(self, now: datetime) -> int:
+        """PENDING rows not on the queue whose time has come (failed enqueue, retry back-off)."""
+        with self._db.read() as session:
+            due = session.execute(
+                select(Job.id, Job.priority)
+                .where(
+                    Job.status == JobStatus.PENDING.value,
+                    Job.queued_at.is_(None),
+                    or_(Job.scheduled_at.is_(None), Job.scheduled_at <= now),
+                )
+                .limit(BATCH)
+            ).all()
+        return self._mark_and_enqueue(due, now, note=None)
+
+    def reenqueue_stale(self, now: datetime) -> int:
+        """PENDING rows queued long ago while the queue is empty: their message is gone."""
+        try:
+            if self._queue.size() > 0:
+                return 0
+        except QueueUnavailable:
+            return 0
+        with self._db.read() as session:
+            stale = session.execute(
+                select(Job.id, Job.priority)
+                .where(Job.status == JobStatus.PENDING.value, Job.queued_at < now - self.lost_after)
+                .limit(BATCH)
+            ).all()
+        return self._mark_and_enqueue(stale, now, note="its queue message was lost (queue empty); enqueued again")
+
+    def _mark_and_enqueue(self, rows: list, now: datetime, *, note: str | None) -> int:
+        count = 0
+        for job_id, priority in rows:
+            with self._db.connect() as conn:
+                conn.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.PENDING.value)
+                             .values(queued_at=now, scheduled_at=None))  # fmt: skip
+                if note:
+                    conn.execute(insert(JobEvent), [event_values(job_id, note, now=now, level="WARNING", source="sweeper")])
+            if self._enqueue(job_id, priority):
+                count += 1
+        return count
+
+    def _enqueue(self, job_id: str, priority: int) -> bool:
+        try:
+            self._queue.enqueue(job_id, priority)
+            return True
+        except QueueUnavailable as exc:
+            # queued_at stays set: once the queue is back (and empty) the stale sweep retries it.
+            log.warning("sweeper could not enqueue job %s: %s", job_id, exc)
+            return False

@@ -1,0 +1,174 @@
+"""Worker threads, the monitor that heart-beats their jobs, and the sweeper loop.
+
+huey's ``Consumer.start()`` installs signal handlers, so it only runs on a main thread; we run our
+own loop over the queue adapter instead, the same in ``hx.start()`` and in ``helixnet worker``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from helixnet.core.db import Database
+from helixnet.core.errors import QueueUnavailable
+from helixnet.core.models import Job, JobStatus
+from helixnet.core.runner import JobRunner
+from helixnet.core.sweeper import Sweeper
+from helixnet.queue import Queue
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def process_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class WorkerPool:
+    """N threads that take job ids off the queue and run them, plus a monitor and a sweeper."""
+
+    def __init__(
+        self,
+        db: Database,
+        queue: Queue,
+        runner: JobRunner,
+        *,
+        threads: int,
+        clock: Clock,
+        heartbeat_seconds: float,
+        sweep_interval_seconds: float,
+        sweeper: Sweeper | None,
+        name: str | None = None,
+    ) -> None:
+        self._db = db
+        self._queue = queue
+        self._runner = runner
+        self._threads_wanted = threads
+        self._clock = clock
+        self._heartbeat_seconds = heartbeat_seconds
+        self._sweep_interval = sweep_interval_seconds
+        self._sweeper = sweeper
+        self.name = name or process_worker_name()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.executed = 0  # jobs this pool claimed and ran (a counter for tests and stats)
+        self._count_lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._threads) and not self._stop.is_set()
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        self._stop.clear()
+        for index in range(self._threads_wanted):
+            self._spawn(self._work, f"helixnet-worker-{index + 1}", f"{self.name}/w{index + 1}")
+        if self._threads_wanted:
+            self._spawn(self._monitor, "helixnet-monitor")
+        if self._sweeper is not None:
+            self._spawn(self._sweep_loop, "helixnet-sweeper")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking jobs; wait up to ``timeout`` for running ones (the sweeper recovers the rest)."""
+        self._stop.set()
+        self._queue.wake_all()
+        for running in list(self._runner.running.values()):
+            running.ctx.request_cancel()
+            running.cancel_reason = "shutdown"
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = [t for t in self._threads if t.is_alive()]
+        if self._sweeper is not None:
+            try:
+                self._sweeper.release_lease()
+            except Exception:  # best effort: the lease expires by itself
+                log.debug("could not release the sweeper lease", exc_info=True)
+
+    def wait_stopped(self) -> None:
+        while any(t.is_alive() for t in self._threads):
+            time.sleep(0.2)
+
+    def cancel_local(self, job_id: str) -> None:
+        """A cancel asked in this process reaches its plugin at once, without waiting for the monitor."""
+        running = self._runner.running.get(job_id)
+        if running is not None:
+            running.cancel_reason = running.cancel_reason or "cancel"
+            running.ctx.request_cancel()
+
+    # -- loops ------------------------------------------------------------------------------------------
+
+    def _spawn(self, target: Callable[..., None], name: str, *args: str) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _work(self, worker_id: str) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                job_id = self._queue.dequeue(timeout=1.0)
+                backoff = 0.1
+            except QueueUnavailable as exc:
+                log.warning("%s: queue unavailable (%s); retrying in %.1f s", worker_id, exc, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if job_id is None:
+                continue
+            if self._stop.is_set():
+                # Taken off the queue but not claimed: the row is still PENDING, the sweeper re-enqueues it.
+                break
+            try:
+                if self._runner.execute(job_id, worker_id) is not None:
+                    with self._count_lock:
+                        self.executed += 1
+            except Exception:
+                # The DB or storage failed around the plugin; the row stays RUNNING and the sweeper recovers it.
+                log.exception("%s: job %s could not be run", worker_id, job_id)
+                self._stop.wait(0.5)
+
+    def _monitor(self) -> None:
+        """Heart-beat running jobs and pass on cancels asked from other processes."""
+        tick = min(0.5, self._heartbeat_seconds / 2)
+        last_beat = 0.0
+        while not self._stop.wait(tick):
+            running = dict(self._runner.running)
+            if not running:
+                continue
+            try:
+                if time.monotonic() - last_beat >= self._heartbeat_seconds:
+                    self.heartbeat(list(running), self._clock())
+                    last_beat = time.monotonic()
+                for job_id in self._cancel_requested(list(running)):
+                    self.cancel_local(job_id)
+            except Exception:
+                log.exception("monitor pass failed; trying again")
+
+    def heartbeat(self, job_ids: list[str], now: datetime) -> int:
+        with self._db.connect() as conn:
+            return conn.execute(
+                update(Job).where(Job.id.in_(job_ids), Job.status == JobStatus.RUNNING.value).values(heartbeat_at=now)
+            ).rowcount
+
+    def _cancel_requested(self, job_ids: list[str]) -> list[str]:
+        with self._db.read() as session:
+            return list(session.scalars(select(Job.id).where(Job.id.in_(job_ids), Job.cancel_requested.is_(True))))
+
+    def _sweep_loop(self) -> None:
+        assert self._sweeper is not None
+        while not self._stop.wait(self._sweep_interval):
+            try:
+                report = self._sweeper.sweep(self._clock())
+                if report.total:
+                    log.info("sweeper: %s", report)
+            except Exception:
+                log.exception("sweep failed; trying again next interval")
