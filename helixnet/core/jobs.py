@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from helixnet.core import statements as sql
 from helixnet.core.artifacts import can_see
 from helixnet.core.db import Database
 from helixnet.core.errors import Conflict, NotFound, QueueUnavailable, ValidationFailed, WaitTimeout
@@ -90,7 +91,7 @@ class JobService:
         }  # fmt: skip
         try:
             with self._db.connect() as conn:
-                conn.execute(insert(Job), values)
+                conn.execute(sql.INSERT_JOB, values)
         except IntegrityError as exc:
             if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
                 return earlier

@@ -18,12 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import select, update
 
 from helixnet.core.context import InputFile, JobCancelled, JobContext
 from helixnet.core.db import Database
+from helixnet.core import statements as sql
 from helixnet.core.events import event_values, record_event
-from helixnet.core.models import Artifact, ArtifactStatus, Job, JobEvent, JobStatus
+from helixnet.core.models import Artifact, ArtifactStatus, Job, JobStatus
 from helixnet.plugins.registry import PluginRegistry
 from helixnet.storage import Storage
 
@@ -104,28 +105,12 @@ class JobRunner:
 
     def claim(self, job_id: str, worker_id: str) -> Claim | None:
         now = self._clock()
-        statement = (
-            update(Job)
-            .where(
-                Job.id == job_id,
-                Job.status == JobStatus.PENDING.value,
-                or_(Job.scheduled_at.is_(None), Job.scheduled_at <= now),
-            )
-            .values(
-                status=JobStatus.RUNNING.value, started_at=now, heartbeat_at=now, worker_id=worker_id,
-                attempts=Job.attempts + 1, progress=0.0, message=None,
-            )
-            .returning(Job.owner_id, Job.plugin, Job.params, Job.inputs, Job.attempts, Job.max_retries, Job.timeout,
-                       Job.priority)
-        )  # fmt: skip
         with self._db.connect() as conn:
-            row = conn.execute(statement).first()
+            row = conn.execute(sql.CLAIM, {"p_id": job_id, "p_now": now, "p_worker": worker_id}).first()
             if row is None:
                 return None
-            conn.execute(
-                insert(JobEvent),
-                [event_values(job_id, f"started on worker {worker_id} (attempt {row.attempts})", now=now)],
-            )
+            started = event_values(job_id, f"started on worker {worker_id} (attempt {row.attempts})", now=now)
+            conn.execute(sql.INSERT_EVENTS, [started])
         return Claim(job_id, row.owner_id, row.plugin, row.params or {}, row.inputs or {}, row.attempts,
                      row.max_retries, row.timeout, row.priority)  # fmt: skip
 
@@ -216,12 +201,6 @@ class JobRunner:
         self, claim: Claim, worker_id: str, ctx: JobContext, running: RunningJob, outcome: _Outcome, elapsed: float
     ) -> JobStatus | None:
         now = self._clock()
-        fence = and_(
-            Job.id == claim.job_id,
-            Job.status == JobStatus.RUNNING.value,
-            Job.worker_id == worker_id,
-            Job.attempts == claim.attempts,
-        )
         cancelled = ctx.cancelled and running.cancel_reason not in ("timeout", "shutdown")
         if outcome.ok and not cancelled:
             try:
@@ -231,7 +210,7 @@ class JobRunner:
         if running.cancel_reason == "shutdown" and not outcome.ok:
             # Interrupted by our own stop, not by its fault: back on the queue, the attempt not counted.
             status = JobStatus.PENDING
-            values = {"worker_id": None, "queued_at": None, "scheduled_at": None, "attempts": Job.attempts - 1}
+            values = {"worker_id": None, "queued_at": None, "scheduled_at": None, "attempts": None}
             message = f"interrupted by the shutdown of worker {worker_id}; requeued"
         elif cancelled or outcome.cancelled:
             status, values, message = JobStatus.CANCELLED, {"error": "cancelled"}, "cancelled while running"
@@ -254,14 +233,17 @@ class JobRunner:
             values["finished_at"] = now
         keep_outputs = status == JobStatus.SUCCESS
         with self._db.connect() as conn:
-            updated = conn.execute(update(Job).where(fence).values(status=status.value, **values)).rowcount
+            values["status"] = status.value
+            statement = sql.finish(frozenset(values))
+            updated = conn.execute(statement, sql.finish_params(claim.job_id, worker_id, claim.attempts, values)).rowcount
             if updated:
                 events = [event_values(claim.job_id, message, now=now, level="INFO" if keep_outputs else "WARNING")]
                 if outcome.traceback:
                     events.append(event_values(claim.job_id, outcome.traceback, now=now, level="DEBUG"))
-                conn.execute(insert(JobEvent), events)
+                conn.execute(sql.INSERT_EVENTS, events)
                 if keep_outputs and ctx.outputs.records:
-                    conn.execute(insert(Artifact), [_artifact_row(claim, record, now) for record in ctx.outputs.records])
+                    rows = [_artifact_row(claim, record, now) for record in ctx.outputs.records]
+                    conn.execute(sql.INSERT_ARTIFACTS, rows)
         if not updated:
             log.warning("job %s was taken from worker %s (swept or cancelled); outcome dropped", claim.job_id, worker_id)
             ctx.outputs.discard()

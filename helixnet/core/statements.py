@@ -1,0 +1,70 @@
+"""Statements of the job hot path, built once.
+
+Building an ORM ``update(Job).values(...)`` per job cost more than running it (about 300 µs each in
+SQLAlchemy's coercion and cache-key code); prebuilt Core statements with bind parameters are
+memoised by SQLAlchemy and cost a fraction of that. Used by the submit path and the worker.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import Insert, Update, and_, bindparam, insert, or_, update
+
+from helixnet.core.models import Artifact, Job, JobEvent, JobStatus
+
+jobs = Job.__table__
+events = JobEvent.__table__
+artifacts = Artifact.__table__
+
+INSERT_JOB: Insert = insert(jobs)
+INSERT_EVENTS: Insert = insert(events)
+INSERT_ARTIFACTS: Insert = insert(artifacts)
+
+CLAIM: Update = (
+    update(jobs)
+    .where(
+        jobs.c.id == bindparam("p_id"),
+        jobs.c.status == JobStatus.PENDING.value,
+        or_(jobs.c.scheduled_at.is_(None), jobs.c.scheduled_at <= bindparam("p_now")),
+    )
+    .values(
+        status=JobStatus.RUNNING.value,
+        started_at=bindparam("p_now"),
+        heartbeat_at=bindparam("p_now"),
+        worker_id=bindparam("p_worker"),
+        attempts=jobs.c.attempts + 1,
+        progress=0.0,
+        message=None,
+    )
+    .returning(
+        jobs.c.owner_id, jobs.c.plugin, jobs.c.params, jobs.c.inputs, jobs.c.attempts, jobs.c.max_retries,
+        jobs.c.timeout, jobs.c.priority,
+    )
+)  # fmt: skip
+
+
+@cache
+def finish(columns: frozenset[str]) -> Update:
+    """The fenced outcome UPDATE setting ``columns`` (bind names ``v_<column>``); one per shape."""
+    values = {name: bindparam(f"v_{name}") for name in sorted(columns)}
+    if "attempts" in values:  # an interrupted attempt is given back
+        values["attempts"] = jobs.c.attempts - 1
+    return (
+        update(jobs)
+        .where(
+            and_(
+                jobs.c.id == bindparam("p_id"),
+                jobs.c.status == JobStatus.RUNNING.value,
+                jobs.c.worker_id == bindparam("p_worker"),
+                jobs.c.attempts == bindparam("p_attempts"),
+            )
+        )
+        .values(**values)
+    )
+
+
+def finish_params(job_id: str, worker_id: str, attempts: int, values: dict[str, object]) -> dict[str, object]:
+    params: dict[str, object] = {"p_id": job_id, "p_worker": worker_id, "p_attempts": attempts}
+    params.update({f"v_{name}": value for name, value in values.items() if name != "attempts"})
+    return params
