@@ -1,0 +1,82 @@
+"""The command line, through its entry function (click's runner idea, with argparse)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helixnet.cli import main
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    monkeypatch.setenv("HELIXNET_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HELIXNET_BCRYPT_ROUNDS", "4")
+    return tmp_path
+
+
+def run(monkeypatch, capsys, *argv, stdin=""):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_db_upgrade(env, monkeypatch, capsys):
+    code, out, _ = run(monkeypatch, capsys, "db", "upgrade")
+    assert code == 0 and "revision 0001" in out
+
+
+def test_users_create_list(env, monkeypatch, capsys):
+    code, out, _ = run(monkeypatch, capsys, "users", "create", "ada@example.org", "--admin", "--password-stdin",
+                       stdin="correct horse battery\n")  # fmt: skip
+    assert code == 0 and "created admin ada@example.org" in out
+    code, out, err = run(monkeypatch, capsys, "users", "create", "ADA@example.org", "--password-stdin",
+                         stdin="another password\n")  # fmt: skip
+    assert code == 1 and "already exists" in err and "Traceback" not in err
+    code, out, err = run(monkeypatch, capsys, "users", "create", "bob@example.org", "--password-stdin", stdin="x" * 80)
+    assert code == 1 and "72 bytes" in err
+    code, out, _ = run(monkeypatch, capsys, "users", "list")
+    assert "ada@example.org" in out and "admin" in out
+
+
+def test_users_create_without_terminal_needs_stdin_flag(env, monkeypatch, capsys):
+    code, _, err = run(monkeypatch, capsys, "users", "create", "ada@example.org")
+    assert code == 2 and "--password-stdin" in err
+
+
+def test_users_seed_is_idempotent(env, monkeypatch, capsys):
+    seed = env / "seed.json"
+    seed.write_text(json.dumps([
+        {"email": "ada@example.org", "password": "correct horse battery", "is_admin": True},
+        {"email": "bob@example.org", "password": "another good one", "fullname": "Bob"},
+    ]))  # fmt: skip
+    code, out, _ = run(monkeypatch, capsys, "users", "seed", str(seed))
+    assert code == 0 and out.splitlines() == ["ada@example.org: created", "bob@example.org: created"]
+    code, out, _ = run(monkeypatch, capsys, "users", "seed", str(seed))
+    assert code == 0 and out.splitlines() == ["ada@example.org: already exists", "bob@example.org: already exists"]
+    seed.write_text("{not json")
+    code, _, err = run(monkeypatch, capsys, "users", "seed", str(seed))
+    assert code == 1 and "cannot read" in err
+
+
+def test_plugins_lists_what_loaded(env, monkeypatch, capsys):
+    code, out, _ = run(monkeypatch, capsys, "plugins", "--json")
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert code == 0 and rows["echo"]["package"] == "helixnet"
+
+
+def test_bad_setting_is_a_clear_error(env, monkeypatch, capsys):
+    monkeypatch.setenv("HELIXNET_WORKERS", "many")
+    code, _, err = run(monkeypatch, capsys, "plugins")
+    assert code == 1 and "HELIXNET_WORKERS" in err
+
+
+def test_help_everywhere():
+    for argv in ([], ["worker"], ["users"], ["users", "seed"], ["db", "upgrade"]):
+        done = subprocess.run([sys.executable, "-m", "helixnet", *argv, "--help"], capture_output=True, text=True)
+        assert done.returncode == 0 and "usage: helixnet" in done.stdout
