@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from helixnet.core.errors import ValidationFailed
 from helixnet.core.models import new_id
-from helixnet.storage import Storage, artifact_key, sanitize_filename
+from helixnet.storage import Storage, StorageWriter, artifact_key, sanitize_filename
 
 
 class JobCancelled(Exception):
@@ -66,14 +66,14 @@ class Outputs:
     @contextmanager
     def open(
         self, filename: str, content_type: str = "application/octet-stream", *, main: bool = False
-    ) -> Iterator[IO[bytes]]:
+    ) -> Iterator[StorageWriter]:
         """A binary file to write one output into; ``main`` marks the job's ``result_path``."""
         artifact_id = new_id()
         key = artifact_key(self._owner_id, artifact_id, filename)
         with self._storage.open_write(key) as handle:
             yield handle
-        digest = self._storage.digest(key)
-        self._add(artifact_id, filename, content_type, key, digest.size, digest.sha256, main)
+        written = handle.result  # size and sha256 counted on the way through: no read-back
+        self._add(artifact_id, filename, content_type, key, written.size, written.sha256, main)
 
     def write_bytes(
         self, filename: str, data: bytes, content_type: str = "application/octet-stream", *, main: bool = False
