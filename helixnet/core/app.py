@@ -46,7 +46,12 @@ class HelixNet:
         self.clock = clock
         self.db = Database(self.settings.resolved_database_url)
         self.storage = open_storage(self.settings.resolved_storage_url, dict(self.settings.storage_options))
-        self.queue = open_queue(self.settings.queue_url, name=self.settings.queue_name, data_dir=self.settings.data_dir)
+        self.queue = open_queue(
+            self.settings.queue_url,
+            name=self.settings.queue_name,
+            data_dir=self.settings.data_dir,
+            options=dict(self.settings.queue_options),
+        )
         self.plugins = plugins if plugins is not None else discover(self.settings.plugins)
         signer = TokenSigner(self.settings.signing_keys(), max_age_seconds=self.settings.token_max_age_seconds)
         self.users = UserService(self.db, signer, bcrypt_rounds=self.settings.bcrypt_rounds)

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="Default: sqlite:///<data_dir>/helixnet.db")
     queue_url: str = Field(default="sqlite://", description="sqlite:// | memory:// | redis://host:port/db")
     queue_name: str = "helixnet"
+    queue_options: dict[str, object] = Field(default_factory=dict, description="Passed to the queue (JSON).")
     storage_url: str | None = Field(default=None, description="Default: file://<data_dir>/artifacts")
     storage_options: dict[str, object] = Field(default_factory=dict, description="Passed to fsspec (JSON).")
     plugins: list[str] | None = Field(default=None, description="Only these compute plugins load (names).")

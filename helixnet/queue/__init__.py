@@ -1,0 +1,31 @@
+"""Queue adapters: carry job ids from submitters to workers (the database row is the truth)."""
+
+from helixnet.queue.base import Queue
+from helixnet.queue.huey import (
+    TASK_NAME,
+    HueyQueue,
+    JsonSerializer,
+    MemoryHueyQueue,
+    RedisHueyQueue,
+    SqliteHueyQueue,
+    memory_queue,
+    redis_queue,
+    sqlite_queue,
+)
+from helixnet.queue.registry import ENTRY_POINT_GROUP, open_queue, queue_schemes
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "HueyQueue",
+    "JsonSerializer",
+    "MemoryHueyQueue",
+    "Queue",
+    "RedisHueyQueue",
+    "SqliteHueyQueue",
+    "TASK_NAME",
+    "memory_queue",
+    "open_queue",
+    "queue_schemes",
+    "redis_queue",
+    "sqlite_queue",
+]
