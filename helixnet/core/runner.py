@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from helixnet.core.context import InputFile, JobCancelled, JobContext
 from helixnet.core.db import Database
 from helixnet.core import statements as sql
-from helixnet.core.events import event_values, record_event
+from helixnet.core.events import event_values
 from helixnet.core.models import Artifact, ArtifactStatus, Job, JobStatus
 from helixnet.plugins.registry import PluginRegistry
 from helixnet.storage import Storage
@@ -47,6 +47,15 @@ class RunningJob:
     ctx: JobContext
     cancel_reason: str | None = None
     last_progress: float = field(default=0.0)
+    started_mono: float = field(default_factory=time.monotonic)
+    # The "started" event waits here: a fast job writes it with its outcome, one statement fewer.
+    pending_events: list[dict[str, Any]] = field(default_factory=list)
+    _pending_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def take_pending(self) -> list[dict[str, Any]]:
+        with self._pending_lock:
+            taken, self.pending_events = self.pending_events, []
+        return taken
 
 
 @dataclass(frozen=True)
@@ -88,11 +97,12 @@ class JobRunner:
 
     def execute(self, job_id: str, worker_id: str) -> JobStatus | None:
         """Run ``job_id`` if it can be claimed; returns its new status, or None when not claimed."""
-        claim = self.claim(job_id, worker_id)
-        if claim is None:
+        claimed = self._claim(job_id, worker_id, defer_event=True)
+        if claimed is None:
             return None
+        claim, started_event = claimed
         ctx = self._context(claim)
-        running = RunningJob(job_id, worker_id, claim.attempts, ctx)
+        running = RunningJob(job_id, worker_id, claim.attempts, ctx, pending_events=[started_event])
         with self._lock:
             self.running[job_id] = running
         started = time.monotonic()
@@ -104,15 +114,28 @@ class JobRunner:
         return self.record_outcome(claim, worker_id, ctx, running, outcome, time.monotonic() - started)
 
     def claim(self, job_id: str, worker_id: str) -> Claim | None:
+        """Claim ``job_id`` for ``worker_id`` (PENDING -> RUNNING); None when there is nothing to claim."""
+        claimed = self._claim(job_id, worker_id, defer_event=False)
+        return claimed[0] if claimed else None
+
+    def _claim(self, job_id: str, worker_id: str, *, defer_event: bool) -> tuple[Claim, dict[str, Any]] | None:
         now = self._clock()
         with self._db.connect() as conn:
             row = conn.execute(sql.CLAIM, {"p_id": job_id, "p_now": now, "p_worker": worker_id}).first()
             if row is None:
                 return None
             started = event_values(job_id, f"started on worker {worker_id} (attempt {row.attempts})", now=now)
-            conn.execute(sql.INSERT_EVENTS, [started])
-        return Claim(job_id, row.owner_id, row.plugin, row.params or {}, row.inputs or {}, row.attempts,
-                     row.max_retries, row.timeout, row.priority)  # fmt: skip
+            if not defer_event:
+                conn.execute(sql.INSERT_EVENTS, [started])
+        claim = Claim(job_id, row.owner_id, row.plugin, row.params or {}, row.inputs or {}, row.attempts,
+                      row.max_retries, row.timeout, row.priority)  # fmt: skip
+        return claim, started
+
+    def flush_pending(self, running: RunningJob) -> None:
+        """Write a running job's waiting events (the monitor calls this once a job runs a while)."""
+        if pending := running.take_pending():
+            with self._db.connect() as conn:
+                conn.execute(sql.INSERT_EVENTS, pending)
 
     # -- running ------------------------------------------------------------------------------------
 
@@ -192,8 +215,11 @@ class JobRunner:
             conn.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value).values(**values))
 
     def emit(self, job_id: str, level: str, message: str) -> None:
+        running = self.running.get(job_id)
+        pending = running.take_pending() if running is not None else []
+        line = event_values(job_id, message, now=self._clock(), level=level, source="plugin")
         with self._db.connect() as conn:
-            record_event(conn, job_id, message, now=self._clock(), level=level, source="plugin")
+            conn.execute(sql.INSERT_EVENTS, [*pending, line])  # the started line first, in order
 
     # -- outcome --------------------------------------------------------------------------------------
 
@@ -237,7 +263,8 @@ class JobRunner:
             statement = sql.finish(frozenset(values))
             updated = conn.execute(statement, sql.finish_params(claim.job_id, worker_id, claim.attempts, values)).rowcount
             if updated:
-                events = [event_values(claim.job_id, message, now=now, level="INFO" if keep_outputs else "WARNING")]
+                events = running.take_pending()
+                events.append(event_values(claim.job_id, message, now=now, level="INFO" if keep_outputs else "WARNING"))
                 if outcome.traceback:
                     events.append(event_values(claim.job_id, outcome.traceback, now=now, level="DEBUG"))
                 conn.execute(sql.INSERT_EVENTS, events)

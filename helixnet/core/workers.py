@@ -26,6 +26,9 @@ from helixnet.queue import Queue
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
+#: A job running longer than this gets its "started" event written without waiting for its outcome.
+EVENT_FLUSH_SECONDS = 0.5
+
 
 def process_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -112,6 +115,10 @@ class WorkerPool:
         self._threads.append(thread)
 
     def _work(self, worker_id: str) -> None:
+        with self._db.pinned():
+            self._work_loop(worker_id)
+
+    def _work_loop(self, worker_id: str) -> None:
         backoff = 0.1
         while not self._stop.is_set():
             try:
@@ -150,6 +157,9 @@ class WorkerPool:
                     last_beat = time.monotonic()
                 for job_id in self._cancel_requested(list(running)):
                     self.cancel_local(job_id)
+                for job in running.values():
+                    if job.pending_events and time.monotonic() - job.started_mono > EVENT_FLUSH_SECONDS:
+                        self._runner.flush_pending(job)
             except Exception:
                 log.exception("monitor pass failed; trying again")
 

@@ -70,8 +70,11 @@ def upgrade() -> None:
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.create_index('ix_jobs_created', ['created_at', 'id'], unique=False)
         batch_op.create_index('ix_jobs_owner_created', ['owner_id', 'created_at', 'id'], unique=False)
-        batch_op.create_index('ix_jobs_status_heartbeat', ['status', 'heartbeat_at'], unique=False)
-        batch_op.create_index('ix_jobs_status_queued', ['status', 'queued_at'], unique=False)
+        batch_op.create_index(
+            'ix_jobs_active', ['status', 'heartbeat_at', 'queued_at'], unique=False,
+            sqlite_where=sa.text("status IN ('PENDING', 'RUNNING')"),
+            postgresql_where=sa.text("status IN ('PENDING', 'RUNNING')"),
+        )
 
     op.create_table('artifacts',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -119,8 +122,7 @@ def downgrade() -> None:
 
     op.drop_table('artifacts')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
-        batch_op.drop_index('ix_jobs_status_queued')
-        batch_op.drop_index('ix_jobs_status_heartbeat')
+        batch_op.drop_index('ix_jobs_active')
         batch_op.drop_index('ix_jobs_owner_created')
         batch_op.drop_index('ix_jobs_created')
 
