@@ -29,6 +29,7 @@ EXPECTED = [
     "PermissionDenied",
     "PluginError",
     "QueueUnavailable",
+    "RateLimited",
     "Settings",
     "StorageError",
     "UserCreate",

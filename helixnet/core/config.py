@@ -53,7 +53,18 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=1.0, gt=0)
     sweeper: bool = Field(default=True, description="Run the sweeper in this process (hx.start()).")
 
-    max_upload_bytes: int = Field(default=5 * 1024**3, gt=0)
+    max_upload_bytes: int = Field(default=5 * 1024**3, gt=0, description="Largest artifact accepted, in bytes.")
+    upload_url_expires_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+    download_url_expires_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+
+    login_max_failures: int = Field(default=5, ge=1, description="Failed logins of one account before a pause.")
+    login_lockout_seconds: float = Field(default=60.0, gt=0, description="How long that pause lasts.")
+
+    admin_email: str | None = Field(default=None, description="First admin, created when there are no users.")
+    admin_password: SecretStr | None = Field(default=None, description="Generated and printed once when unset.")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
 
     @field_validator("data_dir")
     @classmethod

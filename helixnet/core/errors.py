@@ -10,6 +10,7 @@ Adapters translate the errors of SQLAlchemy, huey, fsspec and botocore at their 
      ├── AuthenticationFailed     wrong credentials, bad/expired/revoked token
      ├── PermissionDenied         authenticated but not allowed
      ├── PayloadTooLarge          more bytes than declared or allowed
+     ├── RateLimited              too many attempts; ``retry_after`` says how many seconds to wait
      ├── QueueUnavailable         the queue backend did not answer
      ├── StorageError             the storage backend failed
      │    └── ObjectNotFound      no object at that key
@@ -65,6 +66,14 @@ class PayloadTooLarge(HelixNetError):
     pass
 
 
+class RateLimited(HelixNetError):
+    """Too many attempts (failed logins of one account); try again after ``retry_after`` seconds."""
+
+    def __init__(self, detail: str, *, retry_after: float, errors: Sequence[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail, errors=errors)
+        self.retry_after = retry_after
+
+
 class QueueUnavailable(HelixNetError):
     pass
 
@@ -100,6 +109,7 @@ __all__ = [
     "PermissionDenied",
     "PluginError",
     "QueueUnavailable",
+    "RateLimited",
     "StorageError",
     "ValidationFailed",
     "WaitTimeout",
