@@ -16,7 +16,8 @@ from helixnet.core.migrate import upgrade
 from helixnet.core.models import utcnow
 from helixnet.core.runner import JobRunner
 from helixnet.core.security import TokenSigner
-from helixnet.core.sweeper import SweepReport, Sweeper
+from helixnet.core.sweeper import Sweeper, SweepReport
+from helixnet.core.throttle import LoginThrottle
 from helixnet.core.users import UserService
 from helixnet.core.workers import WorkerPool, process_worker_name
 from helixnet.plugins.registry import PluginRegistry, discover
@@ -54,8 +55,11 @@ class HelixNet:
         )
         self.plugins = plugins if plugins is not None else discover(self.settings.plugins)
         signer = TokenSigner(self.settings.signing_keys(), max_age_seconds=self.settings.token_max_age_seconds)
-        self.users = UserService(self.db, signer, bcrypt_rounds=self.settings.bcrypt_rounds)
-        self.artifacts = ArtifactService(self.db, self.storage, max_upload_bytes=self.settings.max_upload_bytes)
+        throttle = LoginThrottle(
+            max_failures=self.settings.login_max_failures, lockout_seconds=self.settings.login_lockout_seconds
+        )
+        self.users = UserService(self.db, signer, bcrypt_rounds=self.settings.bcrypt_rounds, throttle=throttle)
+        self.artifacts = ArtifactService.from_settings(self.db, self.storage, self.settings, clock=clock)
         self.jobs = JobService(
             self.db,
             self.queue,

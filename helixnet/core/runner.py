@@ -20,9 +20,9 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
+from helixnet.core import statements as sql
 from helixnet.core.context import InputFile, JobCancelled, JobContext
 from helixnet.core.db import Database
-from helixnet.core import statements as sql
 from helixnet.core.events import event_values
 from helixnet.core.models import Artifact, ArtifactStatus, Job, JobStatus
 from helixnet.plugins.registry import PluginRegistry

@@ -13,6 +13,7 @@ from helixnet.core.errors import AuthenticationFailed, Conflict, NotFound, Valid
 from helixnet.core.models import User
 from helixnet.core.schemas import UserRead, UserUpdate, normalize_email
 from helixnet.core.security import TokenSigner, hash_password, verify_password
+from helixnet.core.throttle import LoginThrottle
 from helixnet.core.validation import from_pydantic
 
 UserRef = UserRead | User | str
@@ -23,10 +24,18 @@ def user_id_of(user: UserRef) -> str:
 
 
 class UserService:
-    def __init__(self, db: Database, signer: TokenSigner, *, bcrypt_rounds: int = 12) -> None:
+    def __init__(
+        self,
+        db: Database,
+        signer: TokenSigner,
+        *,
+        bcrypt_rounds: int = 12,
+        throttle: LoginThrottle | None = None,
+    ) -> None:
         self._db = db
         self._signer = signer
         self._rounds = bcrypt_rounds
+        self.throttle = throttle or LoginThrottle(max_failures=5, lockout_seconds=60.0)
         # Checked against on unknown emails too, so timing does not tell which accounts exist.
         self._dummy_hash = hash_password("dummy-password-for-timing", rounds=bcrypt_rounds)
 
@@ -75,19 +84,46 @@ class UserService:
             return int(session.scalar(select(func.count()).select_from(User)) or 0)
 
     def authenticate(self, email: str, password: str) -> UserRead:
-        """The user for these credentials, or AuthenticationFailed (same message either way)."""
+        """The user for these credentials, or AuthenticationFailed (same message either way).
+
+        Repeated failures for one email lock it for a while (RateLimited), known account or not,
+        so the answer tells nothing about which accounts exist.
+        """
         try:
             normalized = normalize_email(email)
         except ValueError:
             normalized = None
+        account = normalized or str(email)[:320]
+        self.throttle.check(account)
         with self._db.read() as session:
             user = session.scalar(select(User).where(User.email == normalized)) if normalized else None
             if user is None or not user.is_active:
                 verify_password(password, self._dummy_hash)
+                ok = False
+            else:
+                ok = verify_password(password, user.password_hash)
+            if not ok:
+                self.throttle.failed(account)
                 raise AuthenticationFailed("incorrect email or password")
-            if not verify_password(password, user.password_hash):
-                raise AuthenticationFailed("incorrect email or password")
+            self.throttle.succeeded(account)
             return UserRead.model_validate(user)
+
+    def ensure_admin(self, email: str | None, password: str | None) -> tuple[UserRead, str | None] | None:
+        """Create the first admin when there are no users; returns it and the password if generated.
+
+        None when users already exist. The generated password is returned, never logged: the
+        caller shows it once.
+        """
+        if self.count():
+            return None
+        import secrets
+
+        generated = None if password else secrets.token_urlsafe(15)
+        try:
+            user = self.create(email or "admin@example.org", password or generated or "", is_admin=True)
+        except Conflict:  # another process created it first
+            return None
+        return user, generated
 
     def update(self, user: UserRef, changes: UserUpdate | dict[str, object]) -> UserRead:
         """Profile fields only (UserUpdate); email, admin flag and password never change this way."""

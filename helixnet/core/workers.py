@@ -100,6 +100,11 @@ class WorkerPool:
         while any(t.is_alive() for t in self._threads):
             time.sleep(0.2)
 
+    @property
+    def threads(self) -> int:
+        """How many worker threads this pool runs (the health check reports it)."""
+        return self._threads_wanted
+
     def cancel_local(self, job_id: str) -> None:
         """A cancel asked in this process reaches its plugin at once, without waiting for the monitor."""
         running = self._runner.running.get(job_id)

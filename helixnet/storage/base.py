@@ -32,7 +32,7 @@ from helixnet.core.errors import (
     StorageError,
     ValidationFailed,
 )
-from helixnet.storage.keys import validate_key
+from helixnet.storage.keys import content_disposition, validate_key
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,14 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 
 _FOLDER_PROTOCOLS = frozenset({"file", "memory"})
 """Backends where rename is cheap, so writes are staged under a temporary name."""
+
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+"""Longest life of a SigV4 presigned URL: S3 refuses to sign for longer."""
+
+S3_MAX_PUT_BYTES = 5 * 1024**3
+"""Largest object S3 takes in one PUT; a presigned URL is one PUT (multipart is not signed here)."""
+
+_PRESIGN_OPERATIONS = {"PUT": "put_object", "GET": "get_object"}
 
 
 class ByteSource(Protocol):
@@ -300,6 +308,56 @@ class Storage:
         with _translate("deleting", key, missing_is_not_found=False), suppress(FileNotFoundError):
             self._fs.rm_file(path)
 
+    def presign(
+        self,
+        key: str,
+        method: str,
+        expires_in: int,
+        *,
+        content_type: str | None = None,
+        size: int | None = None,
+        filename: str | None = None,
+        create_only: bool = False,
+    ) -> str | None:
+        """A URL for one request straight to the object store, or ``None`` when the app must serve it.
+
+        Only S3 has such URLs; a folder or memory has none, so the API streams those bytes itself.
+        The URL is SigV4 (``open_fsspec_storage`` sets it), so for a PUT ``content_type``, ``size``
+        and ``create_only`` are signed headers: S3 itself refuses another Content-Type, another
+        Content-Length, and (``If-None-Match: *``) a second upload to a key that already has bytes.
+        The client must send those headers as signed. For a GET, ``filename`` and ``content_type``
+        become the response's Content-Disposition (attachment) and Content-Type.
+        """
+        path = self.full_path(key)
+        if method not in _PRESIGN_OPERATIONS:
+            raise ValidationFailed.field(["method"], "must be PUT or GET")
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int):
+            raise ValidationFailed.field(["expires_in"], "must be a whole number of seconds")
+        if not 0 < expires_in <= MAX_PRESIGN_SECONDS:
+            raise ValidationFailed.field(["expires_in"], f"must be 1 to {MAX_PRESIGN_SECONDS} seconds")
+        if self.protocol != "s3":
+            return None
+        params: dict[str, Any] = {}
+        if method == "PUT":
+            if size is not None:
+                if size > S3_MAX_PUT_BYTES:
+                    raise PayloadTooLarge(f"S3 takes at most {S3_MAX_PUT_BYTES} bytes in one PUT; got {size}")
+                params["ContentLength"] = size
+            if content_type:
+                params["ContentType"] = content_type
+            if create_only:
+                params["IfNoneMatch"] = "*"
+        else:
+            if filename:
+                params["ResponseContentDisposition"] = content_disposition(filename)
+            if content_type:
+                params["ResponseContentType"] = content_type
+        fs: Any = self._fs
+        with _translate("presigning", key, missing_is_not_found=False):
+            # s3fs's url() is generate_presigned_url on its own client: endpoint, region and
+            # credentials are the ones every other call uses. Signing is local, no request is sent.
+            return str(fs.url(path, expires=expires_in, client_method=_PRESIGN_OPERATIONS[method], **params))
+
     def digest(self, key: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> WriteResult:
         """Size and sha256 of a stored object, streamed: to verify what a client uploaded."""
         sha256 = hashlib.sha256()
@@ -311,4 +369,12 @@ class Storage:
         return WriteResult(size=size, sha256=sha256.hexdigest())
 
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "ByteSource", "Storage", "StorageWriter", "WriteResult"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "MAX_PRESIGN_SECONDS",
+    "S3_MAX_PUT_BYTES",
+    "ByteSource",
+    "Storage",
+    "StorageWriter",
+    "WriteResult",
+]

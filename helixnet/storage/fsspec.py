@@ -33,8 +33,11 @@ def open_fsspec_storage(url: str, options: dict[str, Any] | None = None) -> Stor
     if not sep:
         raise ConfigurationError("a storage URL needs a scheme, e.g. file:///srv/helixnet/artifacts")
     _require_backend(scheme.lower())
+    options = dict(options or {})
+    if scheme.lower() in ("s3", "s3a"):
+        options = _sigv4(options)
     try:
-        fs, root = fsspec.core.url_to_fs(url, **(options or {}))
+        fs, root = fsspec.core.url_to_fs(url, **options)
     except ImportError as exc:
         raise ConfigurationError(f"storage scheme {scheme!r} needs a package that is missing: {exc}") from exc
     except (ValueError, TypeError) as exc:
@@ -56,6 +59,18 @@ def _require_backend(scheme: str) -> None:
         importlib.import_module(module)
     except ImportError as exc:
         raise ConfigurationError(f"{scheme}:// storage needs {module}: {hint}") from exc
+
+
+def _sigv4(options: dict[str, Any]) -> dict[str, Any]:
+    """Presign with SigV4 unless the deployment chose otherwise.
+
+    botocore presigns with SigV2 in us-east-1 and the other old regions when no signature version
+    is configured; SigV2 signs neither Content-Length nor If-None-Match, so S3 would accept an
+    upload of any size to our URLs. Every other request is SigV4 already, so nothing else changes.
+    """
+    config = dict(options.get("config_kwargs") or {})
+    config.setdefault("signature_version", "s3v4")
+    return {**options, "config_kwargs": config}
 
 
 def _ensure_folder(storage: Storage) -> None:

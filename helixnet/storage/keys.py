@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import quote
 
 from helixnet.core.errors import ValidationFailed
 
@@ -109,4 +110,20 @@ def validate_key(key: str) -> str:
     return key
 
 
-__all__ = ["artifact_key", "sanitize_filename", "validate_key"]
+def content_disposition(filename: str) -> str:
+    """A ``Content-Disposition: attachment`` value that is safe for any filename (RFC 6266).
+
+    Old clients read the quoted ASCII fallback, current ones the UTF-8 ``filename*`` (RFC 5987);
+    the name is sanitised first, so no quote, backslash or control character reaches the header.
+    """
+    name = sanitize_filename(filename)
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    fallback = "".join(c if c.isprintable() and c not in '"\\' else "_" for c in ascii_name).strip()
+    fallback = fallback or FALLBACK_FILENAME
+    value = f'attachment; filename="{fallback}"'
+    if fallback != name:
+        value += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return value
+
+
+__all__ = ["artifact_key", "content_disposition", "sanitize_filename", "validate_key"]

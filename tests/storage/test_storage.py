@@ -377,6 +377,7 @@ def test_public_names_are_pinned() -> None:
         "StorageWriter",
         "WriteResult",
         "artifact_key",
+        "content_disposition",
         "open_fsspec_storage",
         "open_storage",
         "sanitize_filename",
