@@ -1,0 +1,202 @@
+"""Jobs: submit (JSON or a multipart upload), list, read, events, cancel and retry."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from helixnet.api.errors import MalformedRequest
+from helixnet.api.routing import (
+    Operation,
+    Param,
+    call,
+    hx_of,
+    json_body,
+    limit_body,
+    list_response,
+    model_response,
+    path_id,
+    query_bool,
+    query_int,
+    query_str,
+    route,
+    user_of,
+)
+from helixnet.core.errors import HelixNetError, PayloadTooLarge, PermissionDenied, ValidationFailed
+from helixnet.core.schemas import JobCreate, JobEventRead, JobPage, JobRead
+
+IDEMPOTENCY = Param("Idempotency-Key", {"type": "string", "maxLength": 200}, location="header",
+                    description="a retried POST with the same key returns the first job")  # fmt: skip
+STATUS_SCHEMA = {"type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILURE", "CANCELLED"]}
+#: Form field names of the upload form that name an input differently (the seeds' clients send these).
+UPLOAD_ALIASES = {"content_key": "content", "context_key": "context"}
+UPLOAD_FORM = {
+    "multipart/form-data": {"schema": {
+        "type": "object",
+        "properties": {
+            "plugin": {"type": "string", "default": "textstats"},
+            "params": {"type": "string", "description": "JSON object of the plugin's params"},
+            "content_key": {"type": "string", "format": "binary", "description": "the input 'content'"},
+            "context_key": {"type": "string", "format": "binary", "description": "the input 'context'"},
+        },
+        "additionalProperties": {"type": "string", "format": "binary"},
+    }}
+}  # fmt: skip
+
+
+def _location(request: Request, job: JobRead) -> dict[str, str]:
+    return {"Location": str(request.url_for("read_job", job_id=job.id))}
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 200:
+        raise ValidationFailed.field(["header", "Idempotency-Key"], "must be 1 to 200 characters")
+    return key
+
+
+@route("POST", "/jobs", Operation(
+    "Submit a job; it runs in the background", "jobs", response=JobRead, status=202, body=JobCreate,
+    params=(IDEMPOTENCY,), response_headers={"Location": "the job's URL"},
+))  # fmt: skip
+async def submit_job(request: Request) -> Response:
+    body = await json_body(request, JobCreate)
+    job = await call(
+        hx_of(request).jobs.submit, user_of(request), body.plugin, params=body.params, inputs=body.inputs,
+        priority=body.priority, max_retries=body.max_retries, timeout=body.timeout,
+        idempotency_key=_idempotency_key(request),
+    )  # fmt: skip
+    return model_response(job, 202, _location(request, job))
+
+
+@route("POST", "/jobs/upload", Operation(
+    "Upload files and submit a job on them in one request; each file field names an input", "jobs",
+    response=JobRead, status=201, body_content=UPLOAD_FORM, params=(IDEMPOTENCY,),
+))  # fmt: skip
+async def upload_job(request: Request) -> Response:
+    hx, user = hx_of(request), user_of(request)
+    limit = hx.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 1024 * 1024:
+        raise PayloadTooLarge(f"upload larger than {limit} bytes", errors=[{"loc": ["body"], "msg": "too large"}])
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise MalformedRequest("send multipart/form-data with one file field per input")
+    # The parser spools files to disk; a body past the limit stops it before the disk fills.
+    limited = Request(request.scope, receive=limit_body(request.receive, limit + 1024 * 1024))
+    try:
+        form = await limited.form(max_files=100, max_fields=100)
+    except HelixNetError:
+        raise
+    except Exception as exc:
+        raise MalformedRequest(f"not a multipart form: {exc}") from exc
+    try:
+        plugin, params, files = _read_upload_form(form)
+        inputs: dict[str, str] = {}
+        try:
+            for field, upload in files:
+                artifact = await call(
+                    hx.artifacts.create, user, upload.filename or field, upload.file,
+                    upload.content_type or None, max_bytes=limit,
+                )  # fmt: skip
+                inputs[UPLOAD_ALIASES.get(field, field)] = artifact.id
+            job = await call(hx.jobs.submit, user, plugin, params=params, inputs=inputs,
+                             idempotency_key=_idempotency_key(request))  # fmt: skip
+        except BaseException:
+            for artifact_id in inputs.values():  # no orphans from a request that was refused
+                await call(hx.artifacts.delete, artifact_id, user)
+            raise
+    finally:
+        await form.close()  # removes the spooled temporary files
+    return model_response(job, 201, _location(request, job))
+
+
+def _read_upload_form(form: Any) -> tuple[str, dict[str, Any], list[tuple[str, UploadFile]]]:
+    plugin, params, files = "textstats", {}, []
+    for field, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            files.append((field, value))
+        elif field == "plugin":
+            plugin = value.strip() or plugin
+        elif field == "params":
+            try:
+                params = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValidationFailed.field(["body", "params"], f"not valid JSON: {exc.msg}") from None
+            if not isinstance(params, dict):
+                raise ValidationFailed.field(["body", "params"], "must be a JSON object")
+        else:
+            raise ValidationFailed.field(["body", field], "unknown form field; send files, plugin and params")
+    if not files:
+        raise ValidationFailed.field(["body"], "no file uploaded")
+    return plugin, params, files
+
+
+@route("GET", "/jobs", Operation("The caller's jobs, newest first (admins: all=true for everyone's)", "jobs",
+    response=JobPage, params=(
+        Param("status", STATUS_SCHEMA),
+        Param("plugin", {"type": "string", "maxLength": 100}),
+        Param("q", {"type": "string", "maxLength": 200}, "search id prefix, plugin, message, error"),
+        Param("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
+        Param("cursor", {"type": "string", "maxLength": 500}, "next_cursor of the previous page"),
+        Param("all", {"type": "boolean", "default": False}, "admins only: every user's jobs"),
+    ),
+))  # fmt: skip
+async def list_jobs(request: Request) -> Response:
+    user = user_of(request)
+    everyone = query_bool(request, "all")
+    if everyone and not user.is_admin:
+        raise PermissionDenied("all=true is for admins")
+    page = await call(
+        hx_of(request).jobs.list, user, status=query_str(request, "status", 20),
+        plugin=query_str(request, "plugin", 100), q=query_str(request, "q", 200),
+        limit=query_int(request, "limit", 50, 1, 500), cursor=query_str(request, "cursor", 500),
+        all_users=everyone,
+    )  # fmt: skip
+    return model_response(page)
+
+
+@route("GET", "/jobs/{job_id:uuid}", Operation("One job, with its result and output artifacts", "jobs", response=JobRead))
+async def read_job(request: Request) -> Response:
+    return model_response(await call(hx_of(request).jobs.get, path_id(request, "job_id"), user_of(request)))
+
+
+@route("GET", "/jobs/{job_id:uuid}/events", Operation("The job's log lines, in order", "jobs",
+    response=list[JobEventRead], params=(
+        Param("after", {"type": "integer", "minimum": 0, "default": 0}, "only lines with a larger id"),
+        Param("limit", {"type": "integer", "minimum": 1, "maximum": 5000, "default": 1000}),
+    ),
+))  # fmt: skip
+async def job_events(request: Request) -> Response:
+    events = await call(
+        hx_of(request).jobs.events, path_id(request, "job_id"), user_of(request),
+        after_id=query_int(request, "after", 0, 0, 2**62), limit=query_int(request, "limit", 1000, 1, 5000),
+    )  # fmt: skip
+    return list_response(events)
+
+
+@route("POST", "/jobs/{job_id:uuid}/cancel", Operation(
+    "Cancel: a PENDING job at once, a RUNNING one as soon as its plugin notices", "jobs", response=JobRead,
+    status=202, extra_responses={409: "the job already finished"},
+))  # fmt: skip
+async def cancel_job(request: Request) -> Response:
+    job = await call(hx_of(request).jobs.cancel, path_id(request, "job_id"), user_of(request))
+    return model_response(job, 202)
+
+
+@route("POST", "/jobs/{job_id:uuid}/retry", Operation(
+    "Run a FAILURE or CANCELLED job again, as a new job", "jobs", response=JobRead, status=202,
+    params=(IDEMPOTENCY,), extra_responses={409: "the job is not FAILURE or CANCELLED"},
+))  # fmt: skip
+async def retry_job(request: Request) -> Response:
+    job = await call(hx_of(request).jobs.retry, path_id(request, "job_id"), user_of(request),
+                     idempotency_key=_idempotency_key(request))  # fmt: skip
+    return model_response(job, 202, _location(request, job))
+
+
+ROUTES = [submit_job, upload_job, list_jobs, read_job, job_events, cancel_job, retry_job]
+
+__all__ = ["ROUTES"]

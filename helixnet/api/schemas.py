@@ -1,0 +1,106 @@
+"""Bodies that exist only at the HTTP boundary; the core's schemas (JobRead, UserRead...) are reused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from helixnet.core.schemas import ArtifactRead
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """Every error: a sentence for people, and one item per field for programs."""
+
+    detail: str
+    errors: list[ErrorItem] = Field(default_factory=list)
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="seconds until the token expires")
+
+
+class TokenForm(BaseModel):
+    """OAuth2 password grant: ``username`` is the email."""
+
+    model_config = ConfigDict(extra="ignore")  # OAuth2 clients also send scope, client_id...
+
+    username: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+    grant_type: Literal["password"] | None = None
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class UserAdminUpdate(BaseModel):
+    """What an admin may change about an account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    is_active: bool | None = None
+    is_admin: bool | None = None
+    password: str | None = Field(default=None, min_length=1, max_length=1024, description="reset the password")
+    fullname: str | None = Field(default=None, max_length=200)
+
+
+class PluginInfo(BaseModel):
+    name: str
+    title: str
+    description: str
+    params_schema: dict[str, Any]
+    inputs: list[dict[str, Any]]
+    package: str | None = None
+    version: str | None = None
+
+
+class UploadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str = Field(min_length=1, max_length=1000)
+    content_type: str | None = Field(default=None, max_length=255, pattern=r"^[\w.+-]+/[\w.+-]+(;.*)?$")
+    size: int = Field(ge=0, description="exact size in bytes of what will be uploaded")
+
+
+class UploadTicket(BaseModel):
+    artifact: ArtifactRead
+    upload_url: str
+    method: Literal["PUT"] = "PUT"
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+class DownloadTicket(BaseModel):
+    url: str
+    expires_at: datetime
+
+
+class StoredObject(BaseModel):
+    size: int
+    sha256: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    database: str
+    queue: str
+    workers: int
+
+
+__all__ = [
+    "DownloadTicket", "ErrorBody", "ErrorItem", "Health", "PasswordChange", "PluginInfo", "StoredObject",
+    "Token", "TokenForm", "UploadRequest", "UploadTicket", "UserAdminUpdate",
+]  # fmt: skip

@@ -1,0 +1,140 @@
+"""Sign-in, the caller's own account, and the admins' user management."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from helixnet.api.errors import MalformedRequest
+from helixnet.api.routing import (
+    Operation,
+    Param,
+    call,
+    hx_of,
+    json_body,
+    list_response,
+    model_response,
+    path_id,
+    query_int,
+    route,
+    user_of,
+)
+from helixnet.api.schemas import PasswordChange, Token, TokenForm, UserAdminUpdate
+from helixnet.core.errors import AuthenticationFailed, Conflict, ValidationFailed
+from helixnet.core.schemas import UserCreate, UserRead, UserUpdate
+from helixnet.core.validation import from_pydantic
+
+TOKEN_FORM = {
+    "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/TokenForm"}},
+    "application/json": {"schema": {"$ref": "#/components/schemas/TokenForm"}},
+}
+
+
+@route("POST", "/auth/token", Operation(
+    "Get a bearer token (OAuth2 password grant: username is the email)", "auth", response=Token,
+    body_content=TOKEN_FORM, auth=False, extra_responses={401: "wrong credentials", 429: "too many failures"},
+))  # fmt: skip
+async def issue_token(request: Request) -> Response:
+    form = await _token_form(request)
+    hx = hx_of(request)
+    user = await call(hx.users.authenticate, form.username, form.password)
+    return model_response(await _token_for(request, user))
+
+
+async def _token_form(request: Request) -> TokenForm:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        return await json_body(request, TokenForm)
+    try:
+        form = await request.form(max_files=0, max_fields=20)
+        data = {key: value for key, value in form.items() if isinstance(value, str)}
+    except Exception as exc:  # python-multipart's parse errors, a file where a field was expected
+        raise MalformedRequest(f"not a form: {exc}") from exc
+    try:
+        return TokenForm.model_validate(data)
+    except ValidationError as exc:
+        raise from_pydantic(exc, "invalid token request", prefix=["body"]) from exc
+
+
+async def _token_for(request: Request, user: UserRead) -> Token:
+    hx = hx_of(request)
+    token = await call(hx.users.issue_token, user)
+    return Token(access_token=token, expires_in=hx.users.token_max_age_seconds)
+
+
+@route("GET", "/users/me", Operation("The caller's account", "users", response=UserRead))
+async def read_me(request: Request) -> Response:
+    return model_response(user_of(request))
+
+
+@route("PUT", "/users/me", Operation(
+    "Change the caller's profile (fullname, phone_number, web_url); nothing else changes this way",
+    "users", response=UserRead, body=UserUpdate,
+))  # fmt: skip
+async def update_me(request: Request) -> Response:
+    changes = await json_body(request, UserUpdate)
+    user = await call(hx_of(request).users.update, user_of(request), changes)
+    return model_response(user)
+
+
+@route("POST", "/users/me/password", Operation(
+    "Change the caller's password; every token issued before stops working, a new one is returned",
+    "users", response=Token, body=PasswordChange,
+))  # fmt: skip
+async def change_password(request: Request) -> Response:
+    body = await json_body(request, PasswordChange)
+    hx, user = hx_of(request), user_of(request)
+    try:
+        await call(hx.users.set_password, user, body.new_password, current_password=body.current_password)
+    except AuthenticationFailed:  # the token is fine: a 401 would tell the client to sign in again
+        raise ValidationFailed.field(["body", "current_password"], "incorrect password") from None
+    return model_response(await _token_for(request, user))
+
+
+@route("GET", "/users", Operation("All users (admins only)", "admin", response=list[UserRead], admin=True, params=(
+    Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+    Param("offset", {"type": "integer", "minimum": 0, "default": 0}),
+)))  # fmt: skip
+async def list_users(request: Request) -> Response:
+    limit = query_int(request, "limit", 100, 1, 1000)
+    offset = query_int(request, "offset", 0, 0, 10**9)
+    return list_response(await call(hx_of(request).users.list, limit=limit, offset=offset))
+
+
+@route("POST", "/users", Operation(
+    "Create a user (admins only)", "admin", response=UserRead, status=201, body=UserCreate, admin=True,
+    extra_responses={409: "email already registered"},
+))  # fmt: skip
+async def create_user(request: Request) -> Response:
+    body = await json_body(request, UserCreate)
+    user = await call(hx_of(request).users.create, body.email, body.password, body.fullname, body.is_admin)
+    return model_response(user, 201, {"Location": f"{request.url.path.rstrip('/')}/{user.id}"})
+
+
+@route("GET", "/users/{user_id:uuid}", Operation("One user (admins only)", "admin", response=UserRead, admin=True))
+async def read_user(request: Request) -> Response:
+    return model_response(await call(hx_of(request).users.get, path_id(request, "user_id")))
+
+
+@route("PATCH", "/users/{user_id:uuid}", Operation(
+    "Deactivate or reactivate, make or unmake admin, reset the password (admins only)", "admin",
+    response=UserRead, body=UserAdminUpdate, admin=True, extra_responses={409: "an admin cannot lock themselves out"},
+))  # fmt: skip
+async def patch_user(request: Request) -> Response:
+    body = await json_body(request, UserAdminUpdate)
+    hx, me, user_id = hx_of(request), user_of(request), path_id(request, "user_id")
+    if user_id == me.id and (body.is_active is False or body.is_admin is False):
+        raise Conflict("an admin cannot deactivate or demote themselves; ask another admin")
+    target = await call(hx.users.get, user_id)
+    if body.password is not None:
+        await call(hx.users.set_password, target, body.password)
+    if body.fullname is not None:
+        await call(hx.users.update, target, {"fullname": body.fullname})
+    user = await call(hx.users.set_flags, target, is_active=body.is_active, is_admin=body.is_admin)
+    return model_response(user)
+
+
+ROUTES = [issue_token, read_me, update_me, change_password, list_users, create_user, read_user, patch_user]
+
+__all__ = ["ROUTES"]

@@ -1,0 +1,114 @@
+"""``helixnet serve``: the API (and, later, the UI) with embedded workers, on one port.
+
+Kept out of ``cli.py`` so the CLI's other commands never import the web stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import socket
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def register(commands: Any) -> None:
+    """Add ``serve`` to the CLI's subcommands."""
+    serve = commands.add_parser(
+        "serve",
+        help="run the REST API with embedded workers (HELIXNET_* settings)",
+        description="Serve the REST API and its docs, with embedded worker threads and the sweeper. "
+        "On first start with no users an admin is created from HELIXNET_ADMIN_EMAIL and "
+        "HELIXNET_ADMIN_PASSWORD; without a password one is generated and printed once.",
+    )
+    serve.add_argument("--host", default=None, help="address to listen on (default HELIXNET_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default HELIXNET_PORT or 8000; 0 picks one)")
+    serve.add_argument("--workers", type=_count, default=None,
+                       help="embedded worker threads (default HELIXNET_WORKERS or 2; 0 for none)")  # fmt: skip
+    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(func=cmd_serve)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, so the printed URL carries the real port (also for --port 0)."""
+    from helixnet.cli import CommandError
+
+    try:
+        family, kind, proto, _, _ = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        # proto must say TCP: asyncio sets TCP_NODELAY only on such sockets, and without it each
+        # keep-alive response waited ~40 ms on Nagle and delayed ACKs (measured).
+        sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from helixnet.api import API_PREFIX, create_app
+    from helixnet.cli import EXIT_OK, _hx
+
+    hx = _hx(args)
+    host = args.host or hx.settings.host
+    port = hx.settings.port if args.port is None else args.port
+    sock = bind(host, port)
+    hx.start(workers=args.workers)
+    try:
+        _first_admin(hx)
+        app = create_app(hx)
+        shown = f"[{host}]" if ":" in host else host
+        base = f"http://{shown}:{sock.getsockname()[1]}"
+        workers = hx.pool.threads if hx.pool is not None else 0
+        print(f"HelixNet API:  {base}{API_PREFIX}\nAPI docs:      {base}{API_PREFIX}/docs\n"
+              f"Embedded workers: {workers}  (Ctrl+C to stop)", flush=True)  # fmt: skip
+        config = uvicorn.Config(app, log_level=args.log_level, lifespan="off", access_log=False,
+                                server_header=False, proxy_headers=False)  # fmt: skip
+        # uvicorn re-raises the signal that stopped it once it is done; with the default handler
+        # that would kill us before hx.stop() requeues running jobs. A no-op handler lets us finish.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _noted)
+        uvicorn.Server(config).run(sockets=[sock])
+        print("HelixNet: stopping; running jobs are handed back to the queue", flush=True)
+    finally:
+        hx.stop()
+        sock.close()
+    return EXIT_OK
+
+
+def _noted(signum: int, _frame: Any) -> None:
+    """Handler uvicorn's re-raised stop signal lands on after the server has shut down."""
+
+
+def _first_admin(hx: Any) -> None:
+    """With no users yet, create the admin; a generated password is shown here once, never logged."""
+    settings = hx.settings
+    password = settings.admin_password.get_secret_value() if settings.admin_password else None
+    created = hx.users.ensure_admin(settings.admin_email, password)
+    if created is None:
+        return
+    user, generated = created
+    if generated:
+        print(f"Created admin {user.email} with password: {generated}\n"
+              "  (shown once; change it with POST /api/v1/users/me/password)", flush=True)  # fmt: skip
+    else:
+        print(f"Created admin {user.email} from HELIXNET_ADMIN_EMAIL / HELIXNET_ADMIN_PASSWORD", flush=True)
+
+
+__all__ = ["bind", "cmd_serve", "register"]

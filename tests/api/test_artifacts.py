@@ -1,0 +1,148 @@
+"""Artifacts over HTTP: announce, PUT to the signed URL, complete, list, download, delete.
+
+The local folder's signed URLs are served by the API itself (``/api/v1/storage/...``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from .apihelp import API, Account, sign_in
+
+DATA = b"hello, artifact\n" * 100
+
+
+def announce(client, account: Account, data: bytes = DATA, **extra: Any):
+    body = {"filename": "notes.txt", "content_type": "text/plain", "size": len(data), **extra}
+    return client.post(f"{API}/artifacts/upload", headers=account.headers, json=body)
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def upload(client, account: Account, data: bytes = DATA) -> dict[str, Any]:
+    ticket = announce(client, account, data).json()
+    put = client.put(path_of(ticket["upload_url"]), content=data, headers=ticket["headers"])
+    assert put.status_code == 200, put.text
+    done = client.post(f"{API}/artifacts/{ticket['artifact']['id']}/complete", headers=account.headers)
+    assert done.status_code == 200, done.text
+    return done.json()
+
+
+def test_upload_complete_download(client, alice: Account) -> None:
+    response = announce(client, alice)
+    assert response.status_code == 201
+    ticket = response.json()
+    assert ticket["method"] == "PUT" and ticket["expires_at"]
+    assert ticket["artifact"]["status"] == "PENDING" and ticket["artifact"]["owner_id"] == alice.id
+    assert f"{API}/storage/" in ticket["upload_url"]
+    early = client.get(f"{API}/artifacts/{ticket['artifact']['id']}/download", headers=alice.headers)
+    assert early.status_code == 409
+    not_yet = client.post(f"{API}/artifacts/{ticket['artifact']['id']}/complete", headers=alice.headers)
+    assert not_yet.status_code == 409
+
+    put = client.put(path_of(ticket["upload_url"]), content=DATA, headers=ticket["headers"])
+    assert put.status_code == 200 and put.json() == {"size": len(DATA), "sha256": hashlib.sha256(DATA).hexdigest()}
+    done = client.post(f"{API}/artifacts/{ticket['artifact']['id']}/complete", headers=alice.headers).json()
+    assert done["status"] == "AVAILABLE" and done["size"] == len(DATA)
+    assert done["sha256"] == hashlib.sha256(DATA).hexdigest()
+    for field in ("bucket", "object_name", "owner_id", "job_id", "filename", "content_type"):
+        assert field in done
+
+    read = client.get(f"{API}/artifacts/{done['id']}", headers=alice.headers).json()
+    assert read == done
+    assert [a["id"] for a in client.get(f"{API}/artifacts", headers=alice.headers).json()] == [done["id"]]
+    link = client.get(f"{API}/artifacts/{done['id']}/download", headers=alice.headers)
+    assert link.status_code == 200 and link.json()["expires_at"]
+    fetched = client.get(path_of(link.json()["url"]))
+    assert fetched.status_code == 200 and fetched.content == DATA
+    assert fetched.headers["content-type"].startswith("text/plain")
+    assert "notes.txt" in fetched.headers["content-disposition"]
+    redirect = client.get(f"{API}/artifacts/{done['id']}/download?redirect=true", headers=alice.headers,
+                          follow_redirects=False)
+    assert redirect.status_code == 307 and f"{API}/storage/" in redirect.headers["location"]
+
+
+def test_signed_urls_refuse_tampering_expiry_and_other_methods(hx: Any, client, alice: Account) -> None:
+    ticket = announce(client, alice).json()
+    url = path_of(ticket["upload_url"])
+    token = url.rsplit("/", 1)[1]
+    flipped = token[:-3] + ("A" if token[-3] != "A" else "B") + token[-2:]
+    assert client.put(url.replace(token, flipped), content=DATA).status_code == 403
+    assert client.get(url).status_code == 403  # a PUT URL does not download
+    later = hx.artifacts._clock()
+
+    hx.artifacts._clock = lambda: later + timedelta(hours=2)
+    expired = client.put(url, content=DATA)
+    assert expired.status_code == 403 and "expired" in expired.json()["detail"]
+
+
+def test_uploads_over_the_declared_size_or_the_limit_are_413(make_hx, make_client) -> None:
+    hx = make_hx(max_upload_bytes=10_000)
+    client = make_client(hx)
+    hx.users.create(email="s@example.org", password="size password")
+    me = Account("", "s@example.org", "size password", sign_in(client, "s@example.org", "size password"))
+    too_big = announce(client, me, b"x" * 10_001)
+    assert too_big.status_code == 413 and too_big.json()["errors"][0]["loc"][-1] == "size"
+    ticket = announce(client, me, b"x" * 100).json()
+    over = client.put(path_of(ticket["upload_url"]), content=b"x" * 101)
+    assert over.status_code == 413
+    def chunks():
+        for _ in range(3):
+            yield b"x" * 50
+    streamed = client.put(path_of(ticket["upload_url"]), content=chunks())  # no Content-Length
+    assert streamed.status_code == 413
+    nothing = client.post(f"{API}/artifacts/{ticket['artifact']['id']}/complete", headers=me.headers)
+    assert nothing.status_code == 409  # nothing partial was left behind
+    short = client.put(path_of(ticket["upload_url"]), content=b"x" * 99)
+    assert short.status_code == 422 and "100" in short.json()["detail"]  # exactly the declared size, like S3
+    assert client.post(f"{API}/artifacts/{ticket['artifact']['id']}/complete", headers=me.headers).status_code == 409
+    exact = client.put(path_of(ticket["upload_url"]), content=b"x" * 100)
+    assert exact.status_code == 200
+    done = client.post(f"{API}/artifacts/{ticket['artifact']['id']}/complete", headers=me.headers)
+    assert done.status_code == 200 and done.json()["size"] == 100
+    again = client.put(path_of(ticket["upload_url"]), content=b"x" * 100)
+    assert again.status_code == 409  # one upload per announcement
+
+
+def test_bad_announcements(client, alice: Account) -> None:
+    for body, field in (({"filename": "", "size": 1}, "filename"), ({"filename": "a", "size": -1}, "size"),
+                        ({"filename": "a", "size": "1"}, "size"), ({"filename": "a"}, "size"),
+                        ({"filename": "a", "size": 1, "content_type": "nonsense"}, "content_type")):
+        response = client.post(f"{API}/artifacts/upload", headers=alice.headers, json=body)
+        assert response.status_code == 422, body
+        assert response.json()["errors"][0]["loc"] == ["body", field]
+
+
+def test_filenames_cannot_escape(client, alice: Account) -> None:
+    ticket = announce(client, alice, filename="../../etc/passwd").json()
+    assert "/" not in ticket["artifact"]["filename"] and ".." not in ticket["artifact"]["object_name"].split("/")
+
+
+def test_delete(client, alice: Account) -> None:
+    artifact = upload(client, alice)
+    link = client.get(f"{API}/artifacts/{artifact['id']}/download", headers=alice.headers).json()["url"]
+    assert client.delete(f"{API}/artifacts/{artifact['id']}", headers=alice.headers).status_code == 204
+    assert client.get(f"{API}/artifacts/{artifact['id']}", headers=alice.headers).status_code == 404
+    assert client.get(path_of(link)).status_code == 404
+    assert client.delete(f"{API}/artifacts/{artifact['id']}", headers=alice.headers).status_code == 404
+
+
+def test_other_users_artifacts_are_404_everywhere(client, alice: Account, bob: Account) -> None:
+    artifact = upload(client, alice)
+    pending = announce(client, alice).json()["artifact"]
+    for method, path in (("GET", f"/artifacts/{artifact['id']}"), ("GET", f"/artifacts/{artifact['id']}/download"),
+                         ("DELETE", f"/artifacts/{artifact['id']}"), ("POST", f"/artifacts/{pending['id']}/complete")):
+        assert client.request(method, f"{API}{path}", headers=bob.headers).status_code == 404, path
+    assert client.get(f"{API}/artifacts", headers=bob.headers).json() == []
+    as_input = client.post(f"{API}/jobs", headers=bob.headers,
+                           json={"plugin": "textstats", "inputs": {"content": artifact["id"]}})
+    assert as_input.status_code == 404
+    mine = client.post(f"{API}/jobs", headers=alice.headers,
+                       json={"plugin": "textstats", "inputs": {"content": artifact["id"]}})
+    assert mine.status_code == 202

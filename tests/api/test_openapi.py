@@ -1,0 +1,90 @@
+"""The OpenAPI document, the offline docs, and a schemathesis fuzz of every operation."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
+
+from helixnet.api import create_app
+from helixnet.api.app import api_routes
+
+from .apihelp import API, sign_in
+
+
+def test_every_route_is_documented(client) -> None:
+    spec = client.get(f"{API}/openapi.json").json()
+    assert spec["openapi"].startswith("3.")
+    documented = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
+    declared = {(r.method, API + re.sub(r":\w+}", "}", r.path)) for r in api_routes()}
+    assert documented == declared
+    for path in ("/health", "/auth/token", "/users/me", "/users/me/password", "/users", "/users/{user_id}",
+                 "/plugins", "/jobs", "/jobs/upload", "/jobs/{job_id}", "/jobs/{job_id}/events",
+                 "/jobs/{job_id}/cancel", "/jobs/{job_id}/retry", "/artifacts/upload", "/artifacts",
+                 "/artifacts/{artifact_id}", "/artifacts/{artifact_id}/complete",
+                 "/artifacts/{artifact_id}/download"):
+        assert f"{API}{path}" in spec["paths"], path
+    assert spec["paths"][f"{API}/jobs"]["post"]["responses"]["202"]["content"]["application/json"]["schema"]
+    for name in ("JobRead", "JobCreate", "ArtifactRead", "UserRead", "UserUpdate", "ErrorBody"):
+        assert any(key.startswith(name) for key in spec["components"]["schemas"]), name
+    assert client.get("/openapi.json").json() == spec
+
+
+def test_docs_work_offline(client) -> None:
+    page = client.get(f"{API}/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "http://" not in page.text.replace("http://testserver", "")  # no CDN
+    assert "https://" not in page.text
+    for asset in ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"):
+        assert f"{API}/docs/static/{asset}" in page.text
+        served = client.get(f"{API}/docs/static/{asset}")
+        assert served.status_code == 200 and len(served.content) > 1000, asset
+    root = client.get("/", follow_redirects=False)
+    assert root.status_code in (302, 307) and root.headers["location"].endswith(f"{API}/docs")
+
+
+def test_unknown_routes_and_methods_are_json(client) -> None:
+    missing = client.get(f"{API}/nope")
+    assert missing.status_code == 404 and set(missing.json()) == {"detail", "errors"}
+    wrong = client.delete(f"{API}/jobs")
+    assert wrong.status_code == 405 and "detail" in wrong.json()
+
+
+@pytest.fixture
+def fuzz_env(make_hx) -> dict[str, Any]:
+    """An app with an admin signed in (so admin routes are fuzzed too) and one artifact."""
+    from starlette.testclient import TestClient
+
+    hx = make_hx(workers=1, login_max_failures=1000)
+    user = hx.users.create(email="fuzz@example.org", password="fuzzing password", is_admin=True)
+    hx.artifacts.create(user, filename="seed.txt", data=b"seed")
+    app = create_app(hx)
+    with TestClient(app) as client:
+        headers = sign_in(client, "fuzz@example.org", "fuzzing password")
+    return {"app": app, "headers": headers}
+
+
+@pytest.fixture
+def fuzz_target(fuzz_env: dict[str, Any]) -> Any:
+    return schemathesis.openapi.from_asgi(f"{API}/openapi.json", fuzz_env["app"])
+
+
+schema = schemathesis.pytest.from_fixture("fuzz_target")
+
+
+@schema.parametrize()
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+def test_fuzz_finds_no_500_and_no_schema_violation(case: Any, fuzz_env: dict[str, Any]) -> None:
+    headers = dict(case.headers or {})
+    headers.setdefault("Authorization", fuzz_env["headers"]["Authorization"])
+    # Every check but "schema-valid data is accepted": a well-formed submission can still name an
+    # unknown plugin or a wrong password, and those are refused on purpose.
+    # A multipart or raw-bytes body has no "wrong type" to refuse: any part may be a file.
+    excluded = [positive_data_acceptance]
+    if case.operation.path in (f"{API}/jobs/upload", f"{API}/storage/{{token}}"):
+        excluded.append(negative_data_rejection)
+    case.call_and_validate(headers=headers, excluded_checks=excluded)

@@ -1,0 +1,144 @@
+"""`helixnet serve` as a real process on a loopback port, driven over HTTP by httpx (the README's flow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    def __init__(self, data_dir: Path, port: int, env: dict[str, str], *args: str) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        full_env = {**os.environ, "HELIXNET_DATA_DIR": str(data_dir), "HELIXNET_BCRYPT_ROUNDS": "4", **env}
+        self.log = data_dir.parent / f"serve-{port}.log"
+        self._out = self.log.open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "helixnet", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+            env=full_env, stdout=self._out, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert self.proc.poll() is None, self.output()
+            assert time.monotonic() < deadline, self.output()
+            time.sleep(0.1)
+
+    def output(self) -> str:
+        self._out.flush()
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._out.close()
+        return int(self.proc.returncode)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Any]:
+    servers: list[Server] = []
+
+    def factory(env: dict[str, str] | None = None, *args: str) -> Server:
+        server = Server(tmp_path / f"data{len(servers)}", free_port(), env or {}, *args)
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in servers:
+        server.stop()
+
+
+def test_readme_flow_over_http(start_server: Any) -> None:
+    server = start_server({"HELIXNET_ADMIN_EMAIL": "admin@example.org", "HELIXNET_ADMIN_PASSWORD": "admin password 1"},
+                          "--workers", "1")
+    api = f"{server.base}/api/v1"
+    out = server.output()
+    assert f"{api}/docs" in out and "Created admin admin@example.org" in out
+    assert "admin password 1" not in out
+    with httpx.Client(timeout=30) as http:
+        assert http.get(f"{server.base}/", follow_redirects=False).status_code in (302, 307)
+        assert http.get(f"{api}/docs").status_code == 200
+        token = http.post(f"{api}/auth/token", data={"username": "admin@example.org", "password": "admin password 1"})
+        assert token.status_code == 200
+        auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        files = {"content_key": ("poem.txt", b"so much depends\nupon\na red wheel\nbarrow\n", "text/plain")}
+        submitted = http.post(f"{api}/jobs/upload", headers=auth, files=files, data={"params": json.dumps({"top": 3})})
+        assert submitted.status_code == 201, submitted.text
+        job_id = submitted.json()["id"]
+        deadline = time.monotonic() + 30
+        while (job := http.get(f"{api}/jobs/{job_id}", headers=auth).json())["status"] not in ("SUCCESS", "FAILURE"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.1)
+        assert job["status"] == "SUCCESS", job
+        result = next(a for a in job["artifacts"] if a["filename"] == "result.json")
+        ticket = http.get(f"{api}/artifacts/{result['id']}/download", headers=auth)
+        assert ticket.status_code == 200
+        downloaded = http.get(ticket.json()["url"])
+        assert downloaded.status_code == 200
+        assert json.loads(downloaded.content) == job["result"]
+        assert job["result"]["lines"] == 4
+    assert server.stop() == 0
+
+
+def test_first_start_prints_a_generated_password_once(start_server: Any, tmp_path: Path) -> None:
+    server = start_server({}, "--workers", "0")
+    match = re.search(r"Created admin (\S+) with password: (\S+)", server.output())
+    assert match, server.output()
+    email, password = match.groups()
+    api = f"{server.base}/api/v1"
+    token = httpx.post(f"{api}/auth/token", data={"username": email, "password": password})
+    assert token.status_code == 200
+    me = httpx.get(f"{api}/users/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    assert me.json()["is_admin"] is True
+    health = httpx.get(f"{api}/health").json()
+    assert health["status"] == "ok" and health["workers"] == 0
+    assert server.stop() == 0
+
+
+def test_serve_refuses_the_default_secret_in_production(tmp_path: Path) -> None:
+    env = {**os.environ, "HELIXNET_DATA_DIR": str(tmp_path / "d"), "HELIXNET_ENVIRONMENT": "production"}
+    done = subprocess.run([sys.executable, "-m", "helixnet", "serve", "--port", str(free_port())],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "HELIXNET_SECRET_KEY" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_reports_a_taken_port(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "HELIXNET_DATA_DIR": str(tmp_path / "d")}
+        done = subprocess.run([sys.executable, "-m", "helixnet", "serve", "--port", str(port)],
+                              env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
