@@ -77,6 +77,6 @@ def test_bad_setting_is_a_clear_error(env, monkeypatch, capsys):
 
 
 def test_help_everywhere():
-    for argv in ([], ["worker"], ["users"], ["users", "seed"], ["db", "upgrade"]):
+    for argv in ([], ["worker"], ["serve"], ["users"], ["users", "seed"], ["db", "upgrade"]):
         done = subprocess.run([sys.executable, "-m", "helixnet", *argv, "--help"], capture_output=True, text=True)
         assert done.returncode == 0 and "usage: helixnet" in done.stdout

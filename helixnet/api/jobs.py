@@ -49,7 +49,8 @@ UPLOAD_FORM = {
 
 
 def _location(request: Request, job: JobRead) -> dict[str, str]:
-    return {"Location": str(request.url_for("read_job", job_id=job.id))}
+    # root_path is where this API is mounted (…/api/v1); url_for would walk every route instead.
+    return {"Location": f"{request.scope.get('root_path', '')}/jobs/{job.id}"}
 
 
 def _idempotency_key(request: Request) -> str | None:

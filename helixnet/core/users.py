@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from helixnet.core.db import Database
@@ -17,6 +17,10 @@ from helixnet.core.throttle import LoginThrottle
 from helixnet.core.validation import from_pydantic
 
 UserRef = UserRead | User | str
+
+_USER_BY_ID = select(
+    *(User.__table__.c[name] for name in (*UserRead.model_fields, "token_version"))
+).where(User.__table__.c.id == bindparam("p_id"))
 
 
 def user_id_of(user: UserRef) -> str:
@@ -175,11 +179,13 @@ class UserService:
     def authenticate_token(self, token: str) -> UserRead:
         """The active user a token belongs to; expired, forged or revoked -> AuthenticationFailed."""
         claims = self._signer.verify(token)
-        with self._db.read() as session:
-            row = session.get(User, claims.user_id)
-            if row is None or not row.is_active or row.token_version != claims.token_version:
-                raise AuthenticationFailed("token revoked")
-            return UserRead.model_validate(row)
+        # Every API request comes through here: a prebuilt Core query, not an ORM load (which
+        # cost half of an authenticated request's time, measured).
+        with self._db.engine.connect() as conn:
+            row = conn.execute(_USER_BY_ID, {"p_id": claims.user_id}).mappings().first()
+        if row is None or not row["is_active"] or row["token_version"] != claims.token_version:
+            raise AuthenticationFailed("token revoked")
+        return UserRead.model_validate(dict(row))
 
     @property
     def token_max_age_seconds(self) -> int:

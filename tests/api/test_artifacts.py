@@ -146,3 +146,27 @@ def test_other_users_artifacts_are_404_everywhere(client, alice: Account, bob: A
     mine = client.post(f"{API}/jobs", headers=alice.headers,
                        json={"plugin": "textstats", "inputs": {"content": artifact["id"]}})
     assert mine.status_code == 202
+
+
+def test_on_s3_the_bytes_go_to_s3_not_through_the_api(make_hx, make_client, s3_options: dict[str, Any]) -> None:
+    import uuid
+
+    import httpx
+
+    hx = make_hx(storage_url=f"s3://api-{uuid.uuid4().hex[:12]}/artifacts", storage_options=s3_options)
+    client = make_client(hx)
+    hx.users.create(email="s3@example.org", password="s3 user password")
+    me = Account("", "s3@example.org", "", sign_in(client, "s3@example.org", "s3 user password"))
+    ticket = announce(client, me).json()
+    endpoint = s3_options["endpoint_url"]
+    assert ticket["upload_url"].startswith(endpoint) and f"{API}/storage/" not in ticket["upload_url"]
+    assert httpx.put(ticket["upload_url"], content=DATA, headers=ticket["headers"]).status_code == 200
+    done = client.post(f"{API}/artifacts/{ticket['artifact']['id']}/complete", headers=me.headers).json()
+    assert done["status"] == "AVAILABLE" and done["sha256"] == hashlib.sha256(DATA).hexdigest()
+    assert done["bucket"] == hx.storage.bucket
+    link = client.get(f"{API}/artifacts/{done['id']}/download", headers=me.headers).json()["url"]
+    assert link.startswith(endpoint)
+    assert httpx.get(link).content == DATA
+    redirect = client.get(f"{API}/artifacts/{done['id']}/download?redirect=true", headers=me.headers,
+                          follow_redirects=False)
+    assert redirect.status_code == 307 and redirect.headers["location"].startswith(endpoint)
