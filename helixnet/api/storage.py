@@ -32,7 +32,7 @@ class _BodyReader:
 
     def __init__(self, request: Request) -> None:
         self._chunks = request.stream()
-        self._buffer = b""
+        self._buffer = bytearray()
         self._done = False
 
     async def _next(self) -> bytes:
@@ -46,11 +46,13 @@ class _BodyReader:
             chunk = anyio.from_thread.run(self._next)
             if not chunk:
                 self._done = True
-            self._buffer += chunk
-        if size < 0:
-            data, self._buffer = self._buffer, b""
+            self._buffer += chunk  # bytearray: amortised appends, no copy of what is already held
+        if size < 0 or size >= len(self._buffer):
+            data = bytes(self._buffer)
+            self._buffer.clear()
         else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
+            data = bytes(self._buffer[:size])
+            del self._buffer[:size]
         return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -34,3 +35,9 @@ def wait_final(client: Any, job_id: str, headers: dict[str, str], timeout: float
             return job
         assert time.monotonic() < deadline, f"job still {job['status']} after {timeout} s"
         time.sleep(0.02)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

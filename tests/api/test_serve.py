@@ -5,76 +5,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from .apihelp import free_port
+
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    def __init__(self, data_dir: Path, port: int, env: dict[str, str], *args: str) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        full_env = {**os.environ, "HELIXNET_DATA_DIR": str(data_dir), "HELIXNET_BCRYPT_ROUNDS": "4", **env}
-        self.log = data_dir.parent / f"serve-{port}.log"
-        self._out = self.log.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "helixnet", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-            env=full_env, stdout=self._out, stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{self.base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert self.proc.poll() is None, self.output()
-            assert time.monotonic() < deadline, self.output()
-            time.sleep(0.1)
-
-    def output(self) -> str:
-        self._out.flush()
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._out.close()
-        return int(self.proc.returncode)
-
-
-@pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Any]:
-    servers: list[Server] = []
-
-    def factory(env: dict[str, str] | None = None, *args: str) -> Server:
-        server = Server(tmp_path / f"data{len(servers)}", free_port(), env or {}, *args)
-        servers.append(server)
-        return server
-
-    yield factory
-    for server in servers:
-        server.stop()
 
 
 def test_readme_flow_over_http(start_server: Any) -> None:
