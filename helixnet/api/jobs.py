@@ -116,7 +116,9 @@ async def upload_job(request: Request) -> Response:
 
 
 def _read_upload_form(form: Any) -> tuple[str, dict[str, Any], list[tuple[str, UploadFile]]]:
-    plugin, params, files = "textstats", {}, []
+    plugin = "textstats"
+    params: dict[str, Any] = {}
+    files: list[tuple[str, UploadFile]] = []
     for field, value in form.multi_items():
         if isinstance(value, UploadFile):
             files.append((field, value))

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from helixnet.api.routing import ApiRoute, Operation
 from helixnet.api.schemas import ErrorBody, TokenForm
@@ -23,7 +23,8 @@ _ERRORS = {400: "malformed request", 401: "not authenticated", 403: "not allowed
 def build_openapi(routes: Iterable[ApiRoute], *, prefix: str, title: str, version: str) -> dict[str, Any]:
     routes = list(routes)
     models = _models(routes)
-    keyed = [(model, mode) for model in models for mode in ("validation", "serialization")]
+    modes: tuple[JsonSchemaMode, ...] = ("validation", "serialization")
+    keyed = [(model, mode) for model in models for mode in modes]
     names, defs = models_json_schema(keyed, ref_template=REF)
     ref_of = {key: schema for key, schema in names.items()}
     paths: dict[str, dict[str, Any]] = {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
 import anyio.from_thread
 from starlette.requests import Request
@@ -19,6 +18,7 @@ from helixnet.api.routing import Operation, call, hx_of, model_response, route
 from helixnet.api.schemas import StoredObject
 from helixnet.core.errors import PayloadTooLarge
 from helixnet.core.presign import ObjectGrant
+from helixnet.storage import content_disposition
 
 CHUNK = 1 << 20
 
@@ -81,8 +81,7 @@ async def storage_object_get(request: Request) -> Response:
     hx = hx_of(request)
     grant: ObjectGrant = await call(hx.artifacts.redeem, request.path_params["token"], "GET")
     stream = await call(hx.artifacts.send, grant)
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(grant.filename)}",
-               "Cache-Control": "private, no-store"}  # fmt: skip
+    headers = {"Content-Disposition": content_disposition(grant.filename), "Cache-Control": "private, no-store"}
     size = _size(stream)
     if size is not None:
         headers["Content-Length"] = str(size)

@@ -6,6 +6,7 @@ a PENDING row that the sweeper enqueues again, so nothing accepted is ever lost.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -204,7 +205,7 @@ class JobService:
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return JobPage(items=items, next_cursor=next_cursor)
 
-    def events(self, job_id: str, user: UserRef | None = None, *, after_id: int = 0, limit: int = 1000) -> list[JobEventRead]:
+    def events(self, job_id: str, user: UserRef | None = None, *, after_id: int = 0, limit: int = 1000) -> builtins.list[JobEventRead]:
         with self._db.read() as session:
             self._visible(session, job_id, user)
             rows = session.scalars(
@@ -274,7 +275,7 @@ class JobService:
         return _job_read(row, self._outputs(session, [row.id]).get(row.id, []))
 
     @staticmethod
-    def _outputs(session: Session, job_ids: list[str]) -> dict[str, list[ArtifactRead]]:
+    def _outputs(session: Session, job_ids: builtins.list[str]) -> dict[str, builtins.list[ArtifactRead]]:
         if not job_ids:
             return {}
         found: dict[str, list[ArtifactRead]] = {}

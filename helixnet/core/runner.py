@@ -236,7 +236,7 @@ class JobRunner:
         if running.cancel_reason == "shutdown" and not outcome.ok:
             # Interrupted by our own stop, not by its fault: back on the queue, the attempt not counted.
             status = JobStatus.PENDING
-            values = {"worker_id": None, "queued_at": None, "scheduled_at": None, "attempts": None}
+            values: dict[str, Any] = {"worker_id": None, "queued_at": None, "scheduled_at": None, "attempts": None}
             message = f"interrupted by the shutdown of worker {worker_id}; requeued"
         elif cancelled or outcome.cancelled:
             status, values, message = JobStatus.CANCELLED, {"error": "cancelled"}, "cancelled while running"

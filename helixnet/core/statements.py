@@ -8,14 +8,15 @@ memoised by SQLAlchemy and cost a fraction of that. Used by the submit path and 
 from __future__ import annotations
 
 from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Insert, Update, and_, bindparam, insert, or_, update
+from sqlalchemy import ColumnElement, Insert, Table, Update, and_, bindparam, insert, or_, update
 
 from helixnet.core.models import Artifact, Job, JobEvent, JobStatus
 
-jobs = Job.__table__
-events = JobEvent.__table__
-artifacts = Artifact.__table__
+jobs: Table = cast(Table, Job.__table__)
+events: Table = cast(Table, JobEvent.__table__)
+artifacts: Table = cast(Table, Artifact.__table__)
 
 INSERT_JOB: Insert = insert(jobs)
 INSERT_EVENTS: Insert = insert(events)
@@ -47,7 +48,7 @@ CLAIM: Update = (
 @cache
 def finish(columns: frozenset[str]) -> Update:
     """The fenced outcome UPDATE setting ``columns`` (bind names ``v_<column>``); one per shape."""
-    values = {name: bindparam(f"v_{name}") for name in sorted(columns)}
+    values: dict[str, ColumnElement[Any]] = {name: bindparam(f"v_{name}") for name in sorted(columns)}
     if "attempts" in values:  # an interrupted attempt is given back
         values["attempts"] = jobs.c.attempts - 1
     return (

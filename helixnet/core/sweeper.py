@@ -15,8 +15,10 @@ Every function takes ``now``: tests see a recovery without sleeping.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -160,7 +162,7 @@ class Sweeper:
             ).all()
         return self._mark_and_enqueue(stale, now, note="its queue message was lost (queue empty); enqueued again")
 
-    def _mark_and_enqueue(self, rows: list, now: datetime, *, note: str | None) -> int:
+    def _mark_and_enqueue(self, rows: Sequence[Any], now: datetime, *, note: str | None) -> int:
         count = 0
         for job_id, priority in rows:
             with self._db.connect() as conn:

@@ -98,7 +98,7 @@ def test_killed_worker_is_recovered(make_hx, workers, tmp_path, max_retries):
     first = pool.start()
     log = tmp_path / "count.log"
     job = hx.jobs.submit(user, "count", params={"log": str(log), "seconds": 60}, max_retries=max_retries)
-    _wait_until(lambda: any(l[0] == "start" for l in _lines(log)), 30, "the job to start")
+    _wait_until(lambda: any(entry[0] == "start" for entry in _lines(log)), 30, "the job to start")
     assert hx.jobs.get(job.id).status == JobStatus.RUNNING
     victim = hx.jobs.get(job.id).worker_id
     first.send_signal(signal.SIGKILL)
@@ -112,7 +112,7 @@ def test_killed_worker_is_recovered(make_hx, workers, tmp_path, max_retries):
     assert events and victim in events[0]
     if max_retries:
         assert done.status == JobStatus.SUCCESS and done.attempts == 2
-        starts = [l for l in _lines(log) if l[0] == "start"]
+        starts = [entry for entry in _lines(log) if entry[0] == "start"]
         assert len(starts) == 2 and starts[0][2] == str(first.pid) and starts[1][2] != str(first.pid)
     else:
         assert (done.status, done.error) == (JobStatus.FAILURE, "worker lost")
@@ -136,9 +136,9 @@ def test_two_workers_run_500_jobs_exactly_once(make_hx, workers, tmp_path):
         return len(page.items) == 500
 
     _wait_until(all_done, 120, "500 jobs to finish")
-    starts = Counter(l[1] for l in _lines(log) if l[0] == "start")
-    ends = Counter(l[1] for l in _lines(log) if l[0] == "end")
+    starts = Counter(entry[1] for entry in _lines(log) if entry[0] == "start")
+    ends = Counter(entry[1] for entry in _lines(log) if entry[0] == "end")
     assert set(starts) == set(ids) and set(ends) == set(ids)
     assert max(starts.values()) == 1 and max(ends.values()) == 1
-    pids = Counter(l[2] for l in _lines(log) if l[0] == "start")
+    pids = Counter(entry[2] for entry in _lines(log) if entry[0] == "start")
     assert set(pids) == {str(a.pid), str(b.pid)}
