@@ -22,6 +22,7 @@ from helixnet.api.routing import (
     query_int,
     query_str,
     route,
+    url_to,
     user_of,
 )
 from helixnet.api.schemas import DownloadTicket, UploadRequest, UploadTicket
@@ -49,7 +50,7 @@ async def begin_upload(request: Request) -> Response:
     signed = await call(hx.artifacts.upload_request, artifact.id, user)
     ticket = UploadTicket(artifact=artifact, upload_url=signed_url(request, signed), headers=signed.headers,
                           expires_at=signed.expires_at)  # fmt: skip
-    return model_response(ticket, 201, {"Location": str(request.url_for("read_artifact", artifact_id=artifact.id))})
+    return model_response(ticket, 201, {"Location": url_to(request, f"/artifacts/{artifact.id}")})
 
 
 @route("POST", "/artifacts/{artifact_id:uuid}/complete", Operation(

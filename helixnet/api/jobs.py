@@ -24,6 +24,7 @@ from helixnet.api.routing import (
     query_int,
     query_str,
     route,
+    url_to,
     user_of,
 )
 from helixnet.core.errors import HelixNetError, PayloadTooLarge, PermissionDenied, ValidationFailed
@@ -49,8 +50,7 @@ UPLOAD_FORM = {
 
 
 def _location(request: Request, job: JobRead) -> dict[str, str]:
-    # root_path is where this API is mounted (…/api/v1); url_for would walk every route instead.
-    return {"Location": f"{request.scope.get('root_path', '')}/jobs/{job.id}"}
+    return {"Location": url_to(request, f"/jobs/{job.id}")}
 
 
 def _idempotency_key(request: Request) -> str | None:

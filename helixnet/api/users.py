@@ -18,6 +18,7 @@ from helixnet.api.routing import (
     path_id,
     query_int,
     route,
+    url_to,
     user_of,
 )
 from helixnet.api.schemas import PasswordChange, Token, TokenForm, UserAdminUpdate
@@ -109,7 +110,7 @@ async def list_users(request: Request) -> Response:
 async def create_user(request: Request) -> Response:
     body = await json_body(request, UserCreate)
     user = await call(hx_of(request).users.create, body.email, body.password, body.fullname, body.is_admin)
-    return model_response(user, 201, {"Location": f"{request.url.path.rstrip('/')}/{user.id}"})
+    return model_response(user, 201, {"Location": url_to(request, f"/users/{user.id}")})
 
 
 @route("GET", "/users/{user_id:uuid}", Operation("One user (admins only)", "admin", response=UserRead, admin=True))

@@ -16,7 +16,8 @@ def test_submit_is_202_with_location_and_runs(client, alice: Account) -> None:
     assert response.status_code == 202
     job = response.json()
     assert job["status"] == "PENDING" and job["plugin"] == "echo" and job["owner_id"] == alice.id
-    assert response.headers["Location"].endswith(f"{API}/jobs/{job['id']}")
+    assert response.headers["Location"] == f"http://testserver{API}/jobs/{job['id']}"
+    assert client.get(response.headers["Location"], headers=alice.headers).json()["id"] == job["id"]
     done = wait_final(client, job["id"], alice.headers)
     assert done["status"] == "SUCCESS" and done["result"] == {"message": "hello"} and done["attempts"] == 1
     for field in ("progress", "message", "params", "inputs", "result_path", "error", "created_at",

@@ -88,3 +88,22 @@ def test_fuzz_finds_no_500_and_no_schema_violation(case: Any, fuzz_env: dict[str
     if case.operation.path in (f"{API}/jobs/upload", f"{API}/storage/{{token}}"):
         excluded.append(negative_data_rejection)
     case.call_and_validate(headers=headers, excluded_checks=excluded)
+
+
+def test_mounted_inside_another_app(hx) -> None:
+    """create_app(hx) mounts under any prefix of someone else's Starlette app; links follow the mount."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    from starlette.testclient import TestClient
+
+    hx.users.create(email="m@example.org", password="mounted password")
+    outer = Starlette(routes=[Mount("/svc", app=create_app(hx, root_redirect=False))])
+    with TestClient(outer) as client:
+        token = client.post("/svc/api/v1/auth/token", data={"username": "m@example.org", "password": "mounted password"})
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        job = client.post("/svc/api/v1/jobs", headers=headers, json={"plugin": "echo"})
+        assert job.status_code == 202
+        assert job.headers["Location"] == f"http://testserver/svc/api/v1/jobs/{job.json()['id']}"
+        assert client.get("/svc/api/v1/docs").status_code == 200
+        assert "/svc/api/v1/docs/static/swagger-ui-bundle.js" in client.get("/svc/api/v1/docs").text
+        assert client.options("/svc/api/v1/jobs").headers["Allow"] == "GET, HEAD, POST"
