@@ -86,6 +86,9 @@ async def upload_job(request: Request) -> Response:
         raise PayloadTooLarge(f"upload larger than {limit} bytes", errors=[{"loc": ["body"], "msg": "too large"}])
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise MalformedRequest("send multipart/form-data with one file field per input")
+    key = _idempotency_key(request)
+    if key is not None and (earlier := await call(hx.jobs.by_idempotency_key, user, key)):
+        return model_response(earlier, 201, _location(request, earlier))  # a retry stores no second copy
     # The parser spools files to disk; a body past the limit stops it before the disk fills.
     limited = Request(request.scope, receive=limit_body(request.receive, limit + 1024 * 1024))
     try:
@@ -104,8 +107,7 @@ async def upload_job(request: Request) -> Response:
                     upload.content_type or None, max_bytes=limit,
                 )  # fmt: skip
                 inputs[UPLOAD_ALIASES.get(field, field)] = artifact.id
-            job = await call(hx.jobs.submit, user, plugin, params=params, inputs=inputs,
-                             idempotency_key=_idempotency_key(request))  # fmt: skip
+            job = await call(hx.jobs.submit, user, plugin, params=params, inputs=inputs, idempotency_key=key)
         except BaseException:
             for artifact_id in inputs.values():  # no orphans from a request that was refused
                 await call(hx.artifacts.delete, artifact_id, user)

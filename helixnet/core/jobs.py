@@ -148,6 +148,10 @@ class JobService:
                     )
         return dict(inputs)
 
+    def by_idempotency_key(self, user: UserRef, key: str) -> JobRead | None:
+        """The caller's job submitted with ``key``, if any: lets a retried request skip its work."""
+        return self._by_idempotency_key(user_id_of(user), key)
+
     def _by_idempotency_key(self, owner_id: str, key: str) -> JobRead | None:
         with self._db.read() as session:
             row = session.scalar(select(Job).where(Job.owner_id == owner_id, Job.idempotency_key == key))

@@ -180,6 +180,16 @@ def test_upload_job_runs_textstats(client, alice: Account) -> None:
     assert set(job["inputs"].values()) <= mine
 
 
+def test_upload_job_with_idempotency_key_stores_once(client, alice: Account) -> None:
+    headers = {**alice.headers, "Idempotency-Key": "upload-1"}
+    first = client.post(f"{API}/jobs/upload", headers=headers, files={"content_key": ("a.txt", b"one two")})
+    again = client.post(f"{API}/jobs/upload", headers=headers, files={"content_key": ("a.txt", b"one two")})
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    uploaded = [a for a in client.get(f"{API}/artifacts", headers=alice.headers).json() if a["filename"] == "a.txt"]
+    assert len(uploaded) == 1
+
+
 def test_upload_job_errors(client, alice: Account) -> None:
     url = f"{API}/jobs/upload"
     no_file = client.post(url, headers=alice.headers, data={"plugin": "textstats"}, files={"x": ("", b"", "text/plain")})
