@@ -23,16 +23,19 @@ from helixnet.api.routing import (
     query_bool,
     query_int,
     query_str,
+    refuse_declared_over,
     route,
     url_to,
     user_of,
 )
-from helixnet.core.errors import HelixNetError, PayloadTooLarge, PermissionDenied, ValidationFailed
+from helixnet.core.errors import HelixNetError, PermissionDenied, ValidationFailed
 from helixnet.core.schemas import JobCreate, JobEventRead, JobPage, JobRead
 
 IDEMPOTENCY = Param("Idempotency-Key", {"type": "string", "maxLength": 200}, location="header",
                     description="a retried POST with the same key returns the first job")  # fmt: skip
 STATUS_SCHEMA = {"type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILURE", "CANCELLED"]}
+#: Room in a multipart body for boundaries, part headers and the small fields beside the files.
+FORM_OVERHEAD_BYTES = 1 << 20
 #: Form field names of the upload form that name an input differently (the seeds' clients send these).
 UPLOAD_ALIASES = {"content_key": "content", "context_key": "context"}
 UPLOAD_FORM = {
@@ -81,16 +84,15 @@ async def submit_job(request: Request) -> Response:
 async def upload_job(request: Request) -> Response:
     hx, user = hx_of(request), user_of(request)
     limit = hx.settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + 1024 * 1024:
-        raise PayloadTooLarge(f"upload larger than {limit} bytes", errors=[{"loc": ["body"], "msg": "too large"}])
+    body_limit = limit + FORM_OVERHEAD_BYTES
+    refuse_declared_over(request, body_limit)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise MalformedRequest("send multipart/form-data with one file field per input")
     key = _idempotency_key(request)
     if key is not None and (earlier := await call(hx.jobs.by_idempotency_key, user, key)):
         return model_response(earlier, 201, _location(request, earlier))  # a retry stores no second copy
     # The parser spools files to disk; a body past the limit stops it before the disk fills.
-    limited = Request(request.scope, receive=limit_body(request.receive, limit + 1024 * 1024))
+    limited = Request(request.scope, receive=limit_body(request.receive, body_limit))
     try:
         form = await limited.form(max_files=100, max_fields=100)
     except HelixNetError:

@@ -21,7 +21,7 @@ from starlette.types import Message, Receive
 
 from helixnet.api.errors import MalformedRequest
 from helixnet.core.app import HelixNet
-from helixnet.core.errors import AuthenticationFailed, PermissionDenied, ValidationFailed
+from helixnet.core.errors import AuthenticationFailed, PayloadTooLarge, PermissionDenied, ValidationFailed
 from helixnet.core.schemas import UserRead
 from helixnet.core.validation import from_pydantic
 
@@ -163,12 +163,16 @@ async def json_body(request: Request, model: type[M]) -> M:
         raise from_pydantic(exc, "invalid request body", prefix=["body"]) from exc
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    from helixnet.core.errors import PayloadTooLarge
-
+def refuse_declared_over(request: Request, limit: int) -> None:
+    """413 before a byte is read when Content-Length already says the body is over ``limit``."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body larger than {limit} bytes")
+        raise PayloadTooLarge(f"Content-Length says {declared} bytes; at most {limit} are accepted here",
+                              errors=[{"loc": ["body"], "msg": "too large"}])  # fmt: skip
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    refuse_declared_over(request, limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -188,8 +192,6 @@ def limit_body(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                from helixnet.core.errors import PayloadTooLarge
-
                 raise PayloadTooLarge(f"body larger than {limit} bytes", errors=[{"loc": ["body"], "msg": "too large"}])
         return message
 
@@ -241,5 +243,5 @@ def list_response(items: list[Any], status: int = 200) -> Response:
 
 __all__ = [
     "ApiRoute", "Operation", "Param", "call", "current_user", "hx_of", "json_body", "limit_body", "list_response",
-    "model_response", "path_id", "query_bool", "query_int", "query_str", "read_limited", "route", "url_to", "user_of",
+    "model_response", "path_id", "query_bool", "query_int", "query_str", "read_limited", "refuse_declared_over", "route", "url_to", "user_of",
 ]  # fmt: skip

@@ -14,9 +14,8 @@ import anyio.from_thread
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from helixnet.api.routing import Operation, call, hx_of, model_response, route
+from helixnet.api.routing import Operation, call, hx_of, model_response, refuse_declared_over, route
 from helixnet.api.schemas import StoredObject
-from helixnet.core.errors import PayloadTooLarge
 from helixnet.core.presign import ObjectGrant
 from helixnet.storage import content_disposition
 
@@ -65,10 +64,8 @@ class _BodyReader:
 async def storage_object_put(request: Request) -> Response:
     hx = hx_of(request)
     grant: ObjectGrant = await call(hx.artifacts.redeem, request.path_params["token"], "PUT")
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and grant.max_bytes is not None and int(declared) > grant.max_bytes:
-        raise PayloadTooLarge(f"{declared} bytes sent, {grant.max_bytes} declared",
-                              errors=[{"loc": ["body"], "msg": "larger than the declared size"}])  # fmt: skip
+    if grant.max_bytes is not None:
+        refuse_declared_over(request, grant.max_bytes)
     written = await call(hx.artifacts.receive, grant, _BodyReader(request))
     return model_response(StoredObject(size=written.size, sha256=written.sha256))
 

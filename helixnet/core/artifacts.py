@@ -209,7 +209,7 @@ class ArtifactService:
         self, artifact_id: str, user: UserRef | None = None, *, expires_in: int | None = None
     ) -> SignedRequest:
         """A signed PUT for a PENDING artifact's bytes: exactly the declared size, once."""
-        artifact = self._read(artifact_id, user)
+        artifact = self.get(artifact_id, user)
         if artifact.status != ArtifactStatus.PENDING:
             raise Conflict(f"artifact {artifact_id} is already uploaded")
         seconds = self._upload_expires if expires_in is None else expires_in
@@ -232,7 +232,7 @@ class ArtifactService:
         The bytes are read back once (streamed) for their size and sha256: the database records
         what storage really holds, whatever the client claimed.
         """
-        artifact = self._read(artifact_id, user)
+        artifact = self.get(artifact_id, user)
         if artifact.status == ArtifactStatus.AVAILABLE:
             return artifact
         try:
@@ -259,7 +259,7 @@ class ArtifactService:
         self, artifact_id: str, user: UserRef | None = None, *, expires_in: int | None = None
     ) -> SignedRequest:
         """A signed GET for an AVAILABLE artifact's bytes."""
-        artifact = self._read(artifact_id, user)
+        artifact = self.get(artifact_id, user)
         if artifact.status != ArtifactStatus.AVAILABLE:
             raise Conflict(f"artifact {artifact_id} is not uploaded yet")
         seconds = self._download_expires if expires_in is None else expires_in
@@ -318,10 +318,6 @@ class ArtifactService:
             return self._storage.open_read(grant.key)
         except ObjectNotFound as exc:
             raise NotFound(f"artifact {grant.artifact_id} has no content") from exc
-
-    def _read(self, artifact_id: str, user: UserRef | None) -> ArtifactRead:
-        with self._db.read() as session:
-            return ArtifactRead.model_validate(self._visible(session, artifact_id, user))
 
     def _signed(
         self,
