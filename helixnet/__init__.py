@@ -6,7 +6,18 @@ The names below are the public, promised surface; everything else is importable 
 from helixnet.core.app import HelixNet
 from helixnet.core.config import Settings
 from helixnet.core.context import InputFile, JobCancelled, JobContext
-from helixnet.core.errors import (
+from helixnet.core.models import ACTIVE_STATUSES, FINAL_STATUSES, ArtifactStatus, JobStatus
+from helixnet.core.schemas import (
+    ArtifactRead,
+    JobCreate,
+    JobEventRead,
+    JobPage,
+    JobRead,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from helixnet.errors import (
     AuthenticationFailed,
     ConfigurationError,
     Conflict,
@@ -21,17 +32,6 @@ from helixnet.core.errors import (
     StorageError,
     ValidationFailed,
     WaitTimeout,
-)
-from helixnet.core.models import ACTIVE_STATUSES, FINAL_STATUSES, ArtifactStatus, JobStatus
-from helixnet.core.schemas import (
-    ArtifactRead,
-    JobCreate,
-    JobEventRead,
-    JobPage,
-    JobRead,
-    UserCreate,
-    UserRead,
-    UserUpdate,
 )
 from helixnet.plugins.base import ComputePlugin, InputSpec, NoParams
 

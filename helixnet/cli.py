@@ -17,56 +17,23 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from helixnet.core.errors import HelixNetError
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-
-
-class CommandError(Exception):
-    """A user-facing failure with its exit code."""
-
-    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _hx(args: argparse.Namespace, **overrides: Any) -> Any:
-    from helixnet.core.app import HelixNet
-    from helixnet.core.config import Settings
-
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        fields = "; ".join(f"HELIXNET_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        raise CommandError(f"invalid settings: {fields}") from exc
-    return HelixNet(settings)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1]
-
+from helixnet.commands import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CommandError, build_hx, safe_url
+from helixnet.errors import HelixNetError
 
 # -- commands ------------------------------------------------------------------------------------------
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    hx = _hx(args)
+    hx = build_hx()
     hx.migrate()
     from helixnet.core.migrate import current_revision
 
-    print(f"database {_safe_url(hx.settings.resolved_database_url)} is at revision {current_revision(hx.db.engine)}")
+    print(f"database {safe_url(hx.settings.resolved_database_url)} is at revision {current_revision(hx.db.engine)}")
     return EXIT_OK
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    hx = _hx(args)
+    hx = build_hx()
     hx.migrate()
     pool = hx.worker_pool(args.concurrency, sweeper=not args.no_sweeper)
     done = threading.Event()
@@ -79,8 +46,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, _stop)
     pool.start()
     print(
-        f"helixnet worker {pool.name}: {args.concurrency} thread(s), queue {_safe_url(hx.settings.queue_url)}, "
-        f"database {_safe_url(hx.settings.resolved_database_url)}, plugins {', '.join(hx.plugins)}",
+        f"helixnet worker {pool.name}: {args.concurrency} thread(s), queue {safe_url(hx.settings.queue_url)}, "
+        f"database {safe_url(hx.settings.resolved_database_url)}, plugins {', '.join(hx.plugins)}",
         flush=True,
     )
     done.wait()
@@ -90,7 +57,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    hx = _hx(args)
+    hx = build_hx()
     rows = []
     for name in hx.plugins:
         info = hx.plugins.info(name)
@@ -120,7 +87,7 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def cmd_users_create(args: argparse.Namespace) -> int:
     password = _read_password(args)
-    hx = _hx(args)
+    hx = build_hx()
     hx.migrate()
     user = hx.users.create(email=args.email, password=password, fullname=args.fullname, is_admin=args.admin)
     print(f"created {'admin' if user.is_admin else 'user'} {user.email} ({user.id})")
@@ -128,7 +95,7 @@ def cmd_users_create(args: argparse.Namespace) -> int:
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
-    hx = _hx(args)
+    hx = build_hx()
     hx.migrate()
     for user in hx.users.list(limit=10_000):
         flags = ",".join(f for f, on in (("admin", user.is_admin), ("inactive", not user.is_active)) if on)
@@ -146,7 +113,7 @@ def cmd_users_seed(args: argparse.Namespace) -> int:
         entries = entries.get("users", [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise CommandError(f"{args.file}: expected a list of {{email, password, fullname, is_admin}} objects")
-    hx = _hx(args)
+    hx = build_hx()
     hx.migrate()
     failed = 0
     for number, entry in enumerate(entries, 1):

@@ -11,6 +11,8 @@ import signal
 import socket
 from typing import Any
 
+from helixnet.commands import EXIT_OK, CommandError, build_hx
+
 log = logging.getLogger(__name__)
 
 
@@ -43,8 +45,6 @@ def _count(text: str) -> int:
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket, so the printed URL carries the real port (also for --port 0)."""
-    from helixnet.cli import CommandError
-
     try:
         family, kind, proto, _, _ = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         # proto must say TCP: asyncio sets TCP_NODELAY only on such sockets, and without it each
@@ -63,9 +63,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from helixnet.api import API_PREFIX, create_app
-    from helixnet.cli import EXIT_OK, _hx
 
-    hx = _hx(args)
+    hx = build_hx()
     host = args.host or hx.settings.host
     port = hx.settings.port if args.port is None else args.port
     sock = bind(host, port)

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from helixnet.core.errors import (
+from helixnet.errors import (
     AuthenticationFailed,
     ConfigurationError,
     Conflict,

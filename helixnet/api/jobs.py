@@ -28,8 +28,8 @@ from helixnet.api.routing import (
     url_to,
     user_of,
 )
-from helixnet.core.errors import HelixNetError, PermissionDenied, ValidationFailed
 from helixnet.core.schemas import JobCreate, JobEventRead, JobPage, JobRead
+from helixnet.errors import HelixNetError, PermissionDenied, ValidationFailed
 
 IDEMPOTENCY = Param("Idempotency-Key", {"type": "string", "maxLength": 200}, location="header",
                     description="a retried POST with the same key returns the first job")  # fmt: skip

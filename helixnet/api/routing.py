@@ -21,9 +21,9 @@ from starlette.types import Message, Receive
 
 from helixnet.api.errors import MalformedRequest
 from helixnet.core.app import HelixNet
-from helixnet.core.errors import AuthenticationFailed, PayloadTooLarge, PermissionDenied, ValidationFailed
 from helixnet.core.schemas import UserRead
 from helixnet.core.validation import from_pydantic
+from helixnet.errors import AuthenticationFailed, PayloadTooLarge, PermissionDenied, ValidationFailed
 
 Handler = Callable[[Request], Awaitable[Response]]
 M = TypeVar("M", bound=BaseModel)

@@ -22,9 +22,9 @@ from helixnet.api.routing import (
     user_of,
 )
 from helixnet.api.schemas import PasswordChange, Token, TokenForm, UserAdminUpdate
-from helixnet.core.errors import AuthenticationFailed, Conflict, ValidationFailed
 from helixnet.core.schemas import UserCreate, UserRead, UserUpdate
 from helixnet.core.validation import from_pydantic
+from helixnet.errors import AuthenticationFailed, Conflict, ValidationFailed
 
 TOKEN_FORM = {
     "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/TokenForm"}},

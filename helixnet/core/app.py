@@ -147,7 +147,7 @@ class HelixNet:
         return min(base * 2 ** max(0, attempt - 1), self.settings.job_retry_backoff_max_seconds)
 
     def _requeue(self, job_id: str, priority: int) -> None:
-        from helixnet.core.errors import QueueUnavailable
+        from helixnet.errors import QueueUnavailable
 
         try:
             self.queue.enqueue(job_id, priority)

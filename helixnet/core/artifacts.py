@@ -20,7 +20,11 @@ from sqlalchemy.orm import Session
 
 from helixnet.core.config import Settings
 from helixnet.core.db import Database
-from helixnet.core.errors import (
+from helixnet.core.models import Artifact, ArtifactStatus, new_id, utcnow
+from helixnet.core.presign import ObjectGrant, ObjectUrlSigner, SignedRequest
+from helixnet.core.schemas import ArtifactRead
+from helixnet.core.users import UserRef, user_id_of
+from helixnet.errors import (
     Conflict,
     NotFound,
     ObjectNotFound,
@@ -28,10 +32,6 @@ from helixnet.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from helixnet.core.models import Artifact, ArtifactStatus, new_id, utcnow
-from helixnet.core.presign import ObjectGrant, ObjectUrlSigner, SignedRequest
-from helixnet.core.schemas import ArtifactRead
-from helixnet.core.users import UserRef, user_id_of
 from helixnet.storage import (
     DEFAULT_CHUNK_SIZE,
     ByteSource,

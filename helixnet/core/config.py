@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from helixnet.core.errors import ConfigurationError
+from helixnet.errors import ConfigurationError
 
 #: What a secret looks like when nobody chose one. Refused in production.
 DEFAULT_SECRET = "change-me"

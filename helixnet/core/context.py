@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from helixnet.core.errors import ValidationFailed
 from helixnet.core.models import new_id
+from helixnet.errors import ValidationFailed
 from helixnet.storage import Storage, StorageWriter, artifact_key, sanitize_filename
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from helixnet.core.errors import ConfigurationError
+from helixnet.errors import ConfigurationError
 
 _WRITE = "helixnet_write"
 

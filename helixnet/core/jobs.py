@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 from helixnet.core import statements as sql
 from helixnet.core.artifacts import can_see
 from helixnet.core.db import Database
-from helixnet.core.errors import Conflict, NotFound, QueueUnavailable, ValidationFailed, WaitTimeout
 from helixnet.core.events import record_event
 from helixnet.core.models import FINAL_STATUSES, Artifact, ArtifactStatus, Job, JobEvent, JobStatus, new_id
 from helixnet.core.pagination import decode_cursor, encode_cursor
 from helixnet.core.schemas import ArtifactRead, JobEventRead, JobPage, JobRead
 from helixnet.core.users import UserRef, user_id_of
 from helixnet.core.validation import from_pydantic
+from helixnet.errors import Conflict, NotFound, QueueUnavailable, ValidationFailed, WaitTimeout
 from helixnet.plugins.registry import PluginRegistry
 from helixnet.queue import Queue
 

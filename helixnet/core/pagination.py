@@ -6,7 +6,7 @@ import base64
 import json
 from datetime import datetime
 
-from helixnet.core.errors import ValidationFailed
+from helixnet.errors import ValidationFailed
 
 
 def encode_cursor(created_at: datetime, row_id: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from itsdangerous import BadData, URLSafeSerializer
 
-from helixnet.core.errors import PermissionDenied
+from helixnet.errors import PermissionDenied
 
 STORAGE_URL_SALT = "helixnet.storage-url"
 """Differs from ``TokenSigner``'s salt: same keys, yet neither kind of token passes for the other."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import bcrypt
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from helixnet.core.errors import AuthenticationFailed, ValidationFailed
+from helixnet.errors import AuthenticationFailed, ValidationFailed
 
 #: bcrypt ignores everything past 72 bytes; we refuse such passwords instead of truncating silently.
 MAX_PASSWORD_BYTES = 72

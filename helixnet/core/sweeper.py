@@ -24,9 +24,9 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from helixnet.core.db import Database
-from helixnet.core.errors import QueueUnavailable
 from helixnet.core.events import event_values
 from helixnet.core.models import Job, JobEvent, JobStatus, Lease
+from helixnet.errors import QueueUnavailable
 from helixnet.queue import Queue
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from helixnet.core.errors import RateLimited
+from helixnet.errors import RateLimited
 
 #: How many accounts' counters are kept at most; the oldest are forgotten first.
 MAX_TRACKED_ACCOUNTS = 100_000

@@ -9,12 +9,12 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from helixnet.core.db import Database
-from helixnet.core.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
 from helixnet.core.models import User
 from helixnet.core.schemas import UserRead, UserUpdate, normalize_email
 from helixnet.core.security import TokenSigner, hash_password, verify_password
 from helixnet.core.throttle import LoginThrottle
 from helixnet.core.validation import from_pydantic
+from helixnet.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
 
 UserRef = UserRead | User | str
 

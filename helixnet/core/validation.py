@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from helixnet.core.errors import ValidationFailed
+from helixnet.errors import ValidationFailed
 
 
 def from_pydantic(exc: ValidationError, detail: str, *, prefix: Sequence[str | int] = ()) -> ValidationFailed:

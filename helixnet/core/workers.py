@@ -17,10 +17,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from helixnet.core.db import Database
-from helixnet.core.errors import QueueUnavailable
 from helixnet.core.models import Job, JobStatus
 from helixnet.core.runner import JobRunner
 from helixnet.core.sweeper import Sweeper
+from helixnet.errors import QueueUnavailable
 from helixnet.queue import Queue
 
 log = logging.getLogger(__name__)

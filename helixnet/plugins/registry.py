@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
-from helixnet.core.errors import NotFound, PluginError
+from helixnet.errors import NotFound, PluginError
 from helixnet.plugins.base import ComputePlugin
 
 GROUP = "helixnet.compute"

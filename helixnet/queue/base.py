@@ -5,7 +5,7 @@ delivered again (a retry after a lost reply, a sweeper's requeue), so the worker
 the row with a conditional UPDATE and a duplicate finds nothing to claim.
 
 Adapters translate their backend's errors at the edge: every method raises
-:class:`~helixnet.core.errors.QueueUnavailable` when the backend does not answer, never
+:class:`~helixnet.errors.QueueUnavailable` when the backend does not answer, never
 a ``redis`` or ``sqlite3`` exception.
 """
 

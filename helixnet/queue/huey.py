@@ -30,7 +30,7 @@ from huey.registry import Message
 from huey.serializer import Serializer
 from huey.storage import BaseStorage, MemoryStorage, PriorityRedisStorage, SqliteStorage
 
-from helixnet.core.errors import ConfigurationError, QueueUnavailable
+from helixnet.errors import ConfigurationError, QueueUnavailable
 from helixnet.queue.base import Queue
 
 logger = logging.getLogger(__name__)

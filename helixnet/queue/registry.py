@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from helixnet.core.errors import ConfigurationError
+from helixnet.errors import ConfigurationError
 from helixnet.queue.base import Queue
 
 ENTRY_POINT_GROUP = "helixnet.queue"

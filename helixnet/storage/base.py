@@ -25,7 +25,7 @@ from typing import IO, Any, BinaryIO, Protocol, cast
 
 from fsspec import AbstractFileSystem
 
-from helixnet.core.errors import (
+from helixnet.errors import (
     HelixNetError,
     ObjectNotFound,
     PayloadTooLarge,

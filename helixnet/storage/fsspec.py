@@ -11,7 +11,7 @@ from typing import Any
 
 import fsspec.core
 
-from helixnet.core.errors import ConfigurationError, StorageError
+from helixnet.errors import ConfigurationError, StorageError
 from helixnet.storage.base import Storage
 
 _OPTIONAL_BACKENDS: dict[str, tuple[str, str]] = {

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from helixnet.core.errors import ValidationFailed
+from helixnet.errors import ValidationFailed
 
 MAX_FILENAME_CHARS = 200
 """Longest filename we keep, in characters."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from helixnet.core.errors import ConfigurationError, PluginError
+from helixnet.errors import ConfigurationError, PluginError
 from helixnet.storage.base import Storage
 
 ENTRY_POINT_GROUP = "helixnet.storage"

@@ -18,7 +18,10 @@ import pytest
 from itsdangerous import URLSafeSerializer
 
 from helixnet.core.artifacts import ArtifactService
-from helixnet.core.errors import (
+from helixnet.core.models import ArtifactStatus, utcnow
+from helixnet.core.presign import STORAGE_URL_SALT, ObjectGrant, ObjectUrlSigner, SignedRequest
+from helixnet.core.security import TokenSigner
+from helixnet.errors import (
     AuthenticationFailed,
     Conflict,
     NotFound,
@@ -26,9 +29,6 @@ from helixnet.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from helixnet.core.models import ArtifactStatus, utcnow
-from helixnet.core.presign import STORAGE_URL_SALT, ObjectGrant, ObjectUrlSigner, SignedRequest
-from helixnet.core.security import TokenSigner
 from helixnet.storage.base import S3_MAX_PUT_BYTES
 
 DATA = b"id,name\n1,ada\n2,grace\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from helixnet.core.errors import AuthenticationFailed, RateLimited
 from helixnet.core.throttle import LoginThrottle
+from helixnet.errors import AuthenticationFailed, RateLimited
 
 
 def test_locks_after_max_failures_and_lifts_after_the_lockout() -> None:

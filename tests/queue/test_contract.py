@@ -25,7 +25,7 @@ import pytest
 import redis
 
 import helixnet.queue
-from helixnet.core.errors import ConfigurationError, QueueUnavailable
+from helixnet.errors import ConfigurationError, QueueUnavailable
 from helixnet.queue import (
     TASK_NAME,
     MemoryHueyQueue,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from helixnet.core.errors import QueueUnavailable
+from helixnet.errors import QueueUnavailable
 from helixnet.queue import open_queue
 
 pytestmark = pytest.mark.redis

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from helixnet.core.errors import ValidationFailed
+from helixnet.errors import ValidationFailed
 from helixnet.storage import artifact_key, sanitize_filename, validate_key
 from helixnet.storage.keys import MAX_FILENAME_BYTES, MAX_FILENAME_CHARS
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from helixnet.core.errors import PayloadTooLarge, ValidationFailed
+from helixnet.errors import PayloadTooLarge, ValidationFailed
 from helixnet.storage import Storage, content_disposition, open_storage
 from helixnet.storage.base import MAX_PRESIGN_SECONDS, S3_MAX_PUT_BYTES
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import helixnet.storage as storage_pkg
-from helixnet.core.errors import (
+from helixnet.errors import (
     ConfigurationError,
     ObjectNotFound,
     PayloadTooLarge,
