@@ -104,6 +104,11 @@ async def call(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return await run_in_threadpool(func, *args, **kwargs)
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address: the peer, or what a trusted proxy said (uvicorn's forwarded_allow_ips)."""
+    return request.client.host if request.client else None
+
+
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -242,6 +247,6 @@ def list_response(items: list[Any], status: int = 200) -> Response:
 
 
 __all__ = [
-    "ApiRoute", "Operation", "Param", "call", "current_user", "hx_of", "json_body", "limit_body", "list_response",
+    "ApiRoute", "Operation", "Param", "call", "client_address", "current_user", "hx_of", "json_body", "limit_body", "list_response",
     "model_response", "path_id", "query_bool", "query_int", "query_str", "read_limited", "refuse_declared_over", "route", "url_to", "user_of",
 ]  # fmt: skip

@@ -11,6 +11,7 @@ from helixnet.api.routing import (
     Operation,
     Param,
     call,
+    client_address,
     hx_of,
     json_body,
     list_response,
@@ -39,7 +40,7 @@ TOKEN_FORM = {
 async def issue_token(request: Request) -> Response:
     form = await _token_form(request)
     hx = hx_of(request)
-    user = await call(hx.users.authenticate, form.username, form.password)
+    user = await call(hx.users.authenticate, form.username, form.password, source=client_address(request))
     return model_response(await _token_for(request, user))
 
 
@@ -87,7 +88,8 @@ async def change_password(request: Request) -> Response:
     body = await json_body(request, PasswordChange)
     hx, user = hx_of(request), user_of(request)
     try:
-        await call(hx.users.set_password, user, body.new_password, current_password=body.current_password)
+        await call(hx.users.set_password, user, body.new_password, current_password=body.current_password,
+                   source=client_address(request))  # fmt: skip
     except AuthenticationFailed:  # the token is fine: a 401 would tell the client to sign in again
         raise ValidationFailed.field(["body", "current_password"], "incorrect password") from None
     return model_response(await _token_for(request, user))

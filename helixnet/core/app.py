@@ -56,7 +56,10 @@ class HelixNet:
         self.plugins = plugins if plugins is not None else discover(self.settings.plugins)
         signer = TokenSigner(self.settings.signing_keys(), max_age_seconds=self.settings.token_max_age_seconds)
         throttle = LoginThrottle(
-            max_failures=self.settings.login_max_failures, lockout_seconds=self.settings.login_lockout_seconds
+            self.db,
+            max_failures=self.settings.login_max_failures,
+            account_max_failures=self.settings.login_account_max_failures,
+            lockout_seconds=self.settings.login_lockout_seconds,
         )
         self.users = UserService(self.db, signer, bcrypt_rounds=self.settings.bcrypt_rounds, throttle=throttle)
         self.artifacts = ArtifactService.from_settings(self.db, self.storage, self.settings, clock=clock)

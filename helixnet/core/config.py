@@ -57,8 +57,13 @@ class Settings(BaseSettings):
     upload_url_expires_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
     download_url_expires_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
 
-    login_max_failures: int = Field(default=5, ge=1, description="Failed logins of one account before a pause.")
-    login_lockout_seconds: float = Field(default=60.0, gt=0, description="How long that pause lasts.")
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins of one account from one address per window before a pause."
+    )
+    login_account_max_failures: int = Field(
+        default=50, ge=1, description="Failed sign-ins of one account from all addresses per window: the ceiling."
+    )
+    login_lockout_seconds: float = Field(default=60.0, gt=0, description="The window, and so the longest pause.")
 
     admin_email: str | None = Field(default=None, description="First admin, created when there are no users.")
     admin_password: SecretStr | None = Field(default=None, description="Generated and printed once when unset.")

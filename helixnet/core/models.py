@@ -198,3 +198,19 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(Base):
+    """Failed sign-in attempts in the current window, per account and source and per account.
+
+    In the database, not in process memory, so every serve process shares one count, and the
+    count is taken in one conditional statement before the password is checked (issue 8).
+    ``key`` is a digest: the table holds no email addresses or client addresses.
+    """
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Unix seconds: compared across processes and machines, and cheap to do arithmetic on in SQL.
+    window_start: Mapped[float] = mapped_column(Float, index=True)

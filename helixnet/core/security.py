@@ -35,6 +35,21 @@ def hash_password(password: str, *, rounds: int = BCRYPT_ROUNDS) -> str:
     return bcrypt.hashpw(check_password_policy(password), bcrypt.gensalt(rounds)).decode("ascii")
 
 
+def check_password_shape(password: str, field: str = "password") -> None:
+    """Refuse a password no account can have (empty, or over bcrypt's 72 bytes) before it counts as a guess.
+
+    Such a request is invalid on its face: answering it 422 instead of counting it keeps anyone
+    from locking an account with cheap requests that never reach bcrypt (issue 8).
+    """
+    if not isinstance(password, str) or not password:
+        raise ValidationFailed.field([field], "must not be empty")
+    size = len(password.encode("utf-8"))
+    if size > MAX_PASSWORD_BYTES:
+        raise ValidationFailed.field(
+            [field], f"must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8 (bcrypt's limit); got {size}"
+        )
+
+
 def verify_password(password: str, password_hash: str) -> bool:
     raw = password.encode("utf-8") if isinstance(password, str) else b""
     if not raw or len(raw) > MAX_PASSWORD_BYTES:

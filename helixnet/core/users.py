@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from helixnet.core.db import Database
 from helixnet.core.models import User
 from helixnet.core.schemas import UserRead, UserUpdate, normalize_email
-from helixnet.core.security import TokenSigner, hash_password, verify_password
+from helixnet.core.security import TokenSigner, check_password_shape, hash_password, verify_password
 from helixnet.core.throttle import LoginThrottle
 from helixnet.core.validation import from_pydantic
 from helixnet.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
@@ -39,7 +39,7 @@ class UserService:
         self._db = db
         self._signer = signer
         self._rounds = bcrypt_rounds
-        self.throttle = throttle or LoginThrottle(max_failures=5, lockout_seconds=60.0)
+        self.throttle = throttle or LoginThrottle(db, max_failures=5, lockout_seconds=60.0)
         # Checked against on unknown emails too, so timing does not tell which accounts exist.
         self._dummy_hash = hash_password("dummy-password-for-timing", rounds=bcrypt_rounds)
 
@@ -87,18 +87,21 @@ class UserService:
         with self._db.read() as session:
             return int(session.scalar(select(func.count()).select_from(User)) or 0)
 
-    def authenticate(self, email: str, password: str) -> UserRead:
+    def authenticate(self, email: str, password: str, *, source: str | None = None) -> UserRead:
         """The user for these credentials, or AuthenticationFailed (same message either way).
 
-        Repeated failures for one email lock it for a while (RateLimited), known account or not,
-        so the answer tells nothing about which accounts exist.
+        Each attempt is counted before the password is checked, per account and ``source`` (the
+        client's address) and per account (see ``throttle``); past the limit RateLimited is raised,
+        known account or not, so the answer tells nothing about which accounts exist. A password
+        no account can have is a ValidationFailed and counts for nothing.
         """
+        check_password_shape(password)
         try:
             normalized = normalize_email(email)
         except ValueError:
             normalized = None
         account = normalized or str(email)[:320]
-        self.throttle.check(account)
+        attempt = self.throttle.attempt(account, source)
         with self._db.read() as session:
             user = session.scalar(select(User).where(User.email == normalized)) if normalized else None
             if user is None or not user.is_active:
@@ -107,9 +110,8 @@ class UserService:
             else:
                 ok = verify_password(password, user.password_hash)
             if not ok:
-                self.throttle.failed(account)
                 raise AuthenticationFailed("incorrect email or password")
-            self.throttle.succeeded(account)
+            attempt.succeeded()
             return UserRead.model_validate(user)
 
     def ensure_admin(self, email: str | None, password: str | None) -> tuple[UserRead, str | None] | None:
@@ -142,16 +144,33 @@ class UserService:
             session.flush()
             return UserRead.model_validate(row)
 
-    def set_password(self, user: UserRef, new_password: str, *, current_password: str | None = None) -> None:
-        """Change the password and revoke every token issued before."""
+    def set_password(
+        self, user: UserRef, new_password: str, *, current_password: str | None = None, source: str | None = None
+    ) -> None:
+        """Change the password and revoke every token issued before.
+
+        With ``current_password`` (a user changing their own), a wrong one is a guess like a failed
+        sign-in and is throttled the same way, per account and ``source``.
+        """
         password_hash = hash_password(new_password, rounds=self._rounds)
-        with self._db.write() as session:
-            row = self._row(session, user_id_of(user))
-            if current_password is not None and not verify_password(current_password, row.password_hash):
+        checked_hash: str | None = None
+        if current_password is not None:
+            check_password_shape(current_password, "current_password")
+            with self._db.read() as session:
+                row = self._row(session, user_id_of(user))
+                email, checked_hash = row.email, row.password_hash
+            # bcrypt runs outside the write transaction: SQLite has one writer at a time.
+            attempt = self.throttle.attempt(email, source)
+            if not verify_password(current_password, checked_hash):
                 raise AuthenticationFailed(
                     "current password is incorrect",
                     errors=[{"loc": ["current_password"], "msg": "incorrect"}],
                 )
+            attempt.succeeded()
+        with self._db.write() as session:
+            row = self._row(session, user_id_of(user))
+            if checked_hash is not None and row.password_hash != checked_hash:
+                raise Conflict("the password changed meanwhile; try again")
             row.password_hash = password_hash
             row.token_version += 1
 

@@ -16,9 +16,9 @@ def test_migrations_match_models_and_round_trip(make_hx, database):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == []
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     upgrade(engine)  # a no-op when current
     downgrade(engine, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(engine)
-    assert {"users", "jobs", "artifacts", "job_events", "leases"} <= set(inspect(engine).get_table_names())
+    assert {"users", "jobs", "artifacts", "job_events", "leases", "login_failures"} <= set(inspect(engine).get_table_names())

@@ -51,9 +51,11 @@ def test_bad_email(hx):
 
 def test_authenticate(hx, user):
     assert hx.users.authenticate("ADA@example.org", "correct horse battery").id == user.id
-    for email, password in [("ada@example.org", "wrong password"), ("nobody@example.org", "x" * 10), ("", "")]:
+    for email, password in [("ada@example.org", "wrong password"), ("nobody@example.org", "x" * 10), ("", "x")]:
         with pytest.raises(AuthenticationFailed):
             hx.users.authenticate(email, password)
+    with pytest.raises(ValidationFailed):  # no account has an empty password: not even a guess
+        hx.users.authenticate("ada@example.org", "")
     hx.users.set_flags(user, is_active=False)
     with pytest.raises(AuthenticationFailed):
         hx.users.authenticate("ada@example.org", "correct horse battery")
