@@ -20,15 +20,16 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import Connection, case, delete, or_, select, update
+from sqlalchemy import Connection, Table, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from helixnet.core.db import Database
 from helixnet.core.models import LoginFailure
 from helixnet.errors import RateLimited
 
-_T = LoginFailure.__table__
+_T: Table = cast(Table, LoginFailure.__table__)
 #: Roughly one attempt in this many also deletes counters whose window has long passed.
 CLEANUP_EVERY = 200
 
