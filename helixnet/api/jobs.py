@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -10,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from helixnet.api.errors import MalformedRequest
+from helixnet.api.jsonlimits import parse_json
 from helixnet.api.routing import (
     Operation,
     Param,
@@ -130,9 +130,9 @@ def _read_upload_form(form: Any) -> tuple[str, dict[str, Any], list[tuple[str, U
             plugin = value.strip() or plugin
         elif field == "params":
             try:
-                params = json.loads(value) if value.strip() else {}
-            except json.JSONDecodeError as exc:
-                raise ValidationFailed.field(["body", "params"], f"not valid JSON: {exc.msg}") from None
+                params = parse_json(value, ["body", "params"]) if value.strip() else {}
+            except MalformedRequest as exc:  # a form field, not the body: a bad value is a 422 on it
+                raise ValidationFailed.field(["body", "params"], f"not valid JSON: {exc.detail}") from None
             if not isinstance(params, dict):
                 raise ValidationFailed.field(["body", "params"], "must be a JSON object")
         else:

@@ -7,7 +7,6 @@ side by side keeps the docs and the behaviour from drifting apart.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -20,6 +19,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive
 
 from helixnet.api.errors import MalformedRequest
+from helixnet.api.jsonlimits import parse_json
 from helixnet.core.app import HelixNet
 from helixnet.core.schemas import UserRead
 from helixnet.core.validation import from_pydantic
@@ -154,10 +154,7 @@ async def json_body(request: Request, model: type[M]) -> M:
     raw = await read_limited(request, MAX_JSON_BYTES)
     if not raw.strip():
         raise MalformedRequest("a JSON body is required", errors=[{"loc": ["body"], "msg": "empty body"}])
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MalformedRequest(f"malformed JSON: {exc}", errors=[{"loc": ["body"], "msg": "malformed JSON"}]) from exc
+    data = parse_json(raw, ["body"])
     if not isinstance(data, dict):
         raise ValidationFailed.field(["body"], "must be a JSON object")
     try:

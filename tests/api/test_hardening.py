@@ -58,3 +58,28 @@ def test_wrong_current_passwords_are_throttled(start_server: Any) -> None:
         assert statuses == [422] * 5 + [429] * 7, statuses
         assert change("admin password 1").status_code == 429  # the right one waits too: no 13th guess
         assert _token(http, api, "admin@example.org", "a new password 2").status_code != 200
+
+
+def test_hostile_but_valid_json_is_a_422_naming_the_field(start_server: Any) -> None:
+    server = start_server(ADMIN, "--workers", "0")
+    api = f"{server.base}/api/v1"
+    deep = "[" * 10_000 + "]" * 10_000
+    with httpx.Client(timeout=30) as http:
+        auth = {"Authorization": f"Bearer {_token(http, api, 'admin@example.org', 'admin password 1').json()['access_token']}"}
+        json_headers = {**auth, "Content-Type": "application/json"}
+        for body, loc in [
+            ('{"plugin": "echo", "params": {"a": ' + deep + "}}", ["body", "params"]),
+            ('{"plugin": "echo", "inputs": ' + "{" * 10_000 + "}" * 10_000 + "}", ["body", "inputs"]),
+            ('{"plugin": "echo", "priority": ' + "9" * 5000 + "}", ["body", "priority"]),
+            ('{"plugin": "echo", "params": {"n": [1, ' + "1" * 5000 + "]}}", ["body", "params", "n", 1]),
+        ]:
+            answer = http.post(f"{api}/jobs", headers=json_headers, content=body)
+            assert answer.status_code == 422, (loc, answer.status_code, answer.text[:300])
+            assert answer.json()["errors"][0]["loc"] == loc, answer.text[:300]
+        nan = http.post(f"{api}/jobs", headers=json_headers, content='{"plugin": "echo", "params": {"x": NaN}}')
+        assert nan.status_code == 400 and "NaN" in nan.json()["detail"]
+        upload = http.post(f"{api}/jobs/upload", headers=auth, files={"content_key": ("a.txt", b"a b c", "text/plain")},
+                           data={"params": '{"top": ' + deep + "}"})  # fmt: skip
+        assert upload.status_code == 422 and upload.json()["errors"][0]["loc"] == ["body", "params", "top"], upload.text
+        # The server is still there and sane.
+        assert http.get(f"{api}/health").status_code == 200
