@@ -73,12 +73,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _first_admin(hx)
         app = create_app(hx)
         shown = f"[{host}]" if ":" in host else host
-        base = f"http://{shown}:{sock.getsockname()[1]}"
+        base = hx.settings.public_url or f"http://{shown}:{sock.getsockname()[1]}"
         workers = hx.pool.threads if hx.pool is not None else 0
         print(f"HelixNet API:  {base}{API_PREFIX}\nAPI docs:      {base}{API_PREFIX}/docs\n"
               f"Embedded workers: {workers}  (Ctrl+C to stop)", flush=True)  # fmt: skip
+        settings = hx.settings
+        # Proxy headers are the app's own job (helixnet.api.middleware, HELIXNET_FORWARDED_ALLOW_IPS), so
+        # they hold the same when the app is mounted elsewhere; uvicorn must not apply them a second time.
         config = uvicorn.Config(app, log_level=args.log_level, lifespan="off", access_log=False,
-                                server_header=False, proxy_headers=False)  # fmt: skip
+                                server_header=False, proxy_headers=False,
+                                limit_concurrency=settings.server_max_concurrency,
+                                timeout_keep_alive=settings.server_keep_alive_seconds)  # fmt: skip
         # uvicorn re-raises the signal that stopped it once it is done; with the default handler
         # that would kill us before hx.stop() requeues running jobs. A no-op handler lets us finish.
         for signum in (signal.SIGINT, signal.SIGTERM):

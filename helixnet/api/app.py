@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from helixnet.api import artifacts, jobs, meta, storage, users
 from helixnet.api.errors import EXCEPTION_HANDLERS
+from helixnet.api.middleware import edge_middleware
 from helixnet.api.openapi import build_openapi
 from helixnet.api.routing import ApiRoute
 from helixnet.core.app import HelixNet
@@ -44,7 +45,7 @@ def create_app(hx: HelixNet, *, prefix: str = API_PREFIX, root_redirect: bool = 
     if root_redirect:
         routes.append(Route("/", _to_docs(prefix), include_in_schema=False))
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-                    middleware=[Middleware(TrailingSlash)])  # fmt: skip
+                    middleware=[*edge_middleware(hx.settings), Middleware(TrailingSlash)])  # fmt: skip
     app.router.redirect_slashes = False
     app.state.hx = hx
     app.state.openapi = build_openapi(documented, prefix=prefix, title="HelixNet", version=__version__)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from helixnet.api.middleware import public_base
 from helixnet.api.routing import (
     Operation,
     Param,
@@ -35,7 +36,7 @@ def signed_url(request: Request, signed: SignedRequest) -> str:
     if signed.url is not None:
         return signed.url
     assert signed.token is not None
-    return str(request.url_for("storage_object_get", token=signed.token))
+    return public_base(request) + request.url_for("storage_object_get", token=signed.token).path
 
 
 @route("POST", "/artifacts/upload", Operation(

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from helixnet.api.middleware import csp_nonce
 from helixnet.api.routing import Operation, call, hx_of, list_response, model_response, route
 from helixnet.api.schemas import Health, PluginInfo
 from helixnet.core.app import HelixNet
@@ -71,21 +72,28 @@ DOCS_PAGE = """<!doctype html>
 <body><div id="swagger-ui"></div>
 <script src="{static}/swagger-ui-bundle.js"></script>
 <script src="{static}/swagger-ui-standalone-preset.js"></script>
-<script>
+<script nonce="{nonce}">
 window.ui = SwaggerUIBundle({{url: "{spec}", dom_id: "#swagger-ui", deepLinking: true,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "BaseLayout",
   persistAuthorization: true}});
 </script></body></html>
 """
 
+#: Swagger UI's own files and this page's one inline script run; nothing else, and no framing.
+DOCS_CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
 
 async def docs(request: Request) -> Response:
+    # Paths, not absolute URLs: the page loads from wherever the browser found it, whatever Host said.
+    nonce = csp_nonce()
     page = DOCS_PAGE.format(
         title=html.escape(request.app.state.openapi["info"]["title"]),
-        static=str(request.url_for("swagger_static", path="")).rstrip("/"),
-        spec=str(request.url_for("openapi_json")),
+        static=html.escape(request.url_for("swagger_static", path="").path.rstrip("/")),
+        spec=html.escape(request.url_for("openapi_json").path),
+        nonce=nonce,
     )
-    return HTMLResponse(page)
+    return HTMLResponse(page, headers={"Content-Security-Policy": DOCS_CSP.format(nonce=nonce)})
 
 
 ROUTES = [health, list_plugins]

@@ -5,14 +5,16 @@ Passed explicitly to ``HelixNet(settings)``; nothing reads the environment at im
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from helixnet.errors import ConfigurationError
 
@@ -70,6 +72,41 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    public_url: str | None = Field(
+        default=None, description="How clients reach this server, e.g. https://jobs.example.org: every absolute URL."
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"], description="Host headers accepted (JSON list or commas); required in production."
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Proxies whose X-Forwarded-Proto/Host/For are believed (addresses or networks; * for any).",
+    )
+    server_max_concurrency: int | None = Field(
+        default=1000, ge=1, description="Connections and requests at once before 503 (uvicorn's limit_concurrency)."
+    )
+    server_keep_alive_seconds: int = Field(default=5, ge=1, description="Idle keep-alive connections close.")
+
+    @field_validator("allowed_hosts", "forwarded_allow_ips", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        """A JSON list, or the comma-separated form uvicorn and proxies' docs use."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError("must be an http(s) URL such as https://jobs.example.org, without query or fragment")
+        return value.strip().rstrip("/")
 
     @field_validator("data_dir")
     @classmethod
@@ -103,6 +140,12 @@ class Settings(BaseSettings):
     def check(self) -> None:
         """Fail fast on settings that cannot work, before anything starts."""
         self.signing_keys()
+        if self.environment == "production" and "*" in self.allowed_hosts and not self.public_url:
+            raise ConfigurationError(
+                "in production set HELIXNET_ALLOWED_HOSTS (the host names clients use) or HELIXNET_PUBLIC_URL: "
+                "otherwise absolute URLs follow whatever Host header a client sends",
+                errors=[{"loc": ["allowed_hosts"], "msg": "required in production unless public_url is set"}],
+            )
 
 
 def _local_secret(data_dir: Path) -> str:

@@ -83,3 +83,81 @@ def test_hostile_but_valid_json_is_a_422_naming_the_field(start_server: Any) -> 
         assert upload.status_code == 422 and upload.json()["errors"][0]["loc"] == ["body", "params", "top"], upload.text
         # The server is still there and sane.
         assert http.get(f"{api}/health").status_code == 200
+
+
+def _admin_auth(http: httpx.Client, api: str) -> dict[str, str]:
+    token = _token(http, api, "admin@example.org", "admin password 1")
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def _upload_and_link(http: httpx.Client, api: str, auth: dict[str, str], headers: dict[str, str]) -> tuple[str, str]:
+    """Submit a job and ask for a download URL of a new artifact: the Location and the URL."""
+    job = http.post(f"{api}/jobs", headers={**auth, **headers}, json={"plugin": "echo"})
+    assert job.status_code == 202, job.text
+    ticket = http.post(f"{api}/artifacts/upload", headers={**auth, **headers},
+                       json={"filename": "a.txt", "content_type": "text/plain", "size": 3}).json()  # fmt: skip
+    assert http.put(ticket["upload_url"].replace(ticket["upload_url"].split("/api/v1")[0], api.removesuffix("/api/v1")),
+                    content=b"abc").status_code in (200, 201)  # fmt: skip
+    http.post(f"{api}/artifacts/{ticket['artifact']['id']}/complete", headers=auth)
+    link = http.get(f"{api}/artifacts/{ticket['artifact']['id']}/download", headers={**auth, **headers})
+    assert link.status_code == 200, link.text
+    return job.headers["Location"], link.json()["url"]
+
+
+def test_allowed_hosts_refuse_a_foreign_host(start_server: Any) -> None:
+    server = start_server({**ADMIN, "HELIXNET_ALLOWED_HOSTS": '["127.0.0.1", "jobs.example.org"]'}, "--workers", "0")
+    api = f"{server.base}/api/v1"
+    with httpx.Client(timeout=30) as http:
+        assert http.get(f"{api}/health", headers={"Host": "evil.example"}).status_code == 400
+        assert http.get(f"{api}/docs", headers={"Host": "evil.example"}).status_code == 400
+        assert http.get(f"{api}/health", headers={"Host": "jobs.example.org"}).status_code == 200
+
+
+def test_public_url_builds_every_absolute_url(start_server: Any) -> None:
+    server = start_server({**ADMIN, "HELIXNET_PUBLIC_URL": "https://jobs.example.org/"}, "--workers", "0")
+    api = f"{server.base}/api/v1"
+    with httpx.Client(timeout=30) as http:
+        auth = _admin_auth(http, api)
+        location, url = _upload_and_link(http, api, auth, {"Host": "evil.example"})
+        assert location.startswith("https://jobs.example.org/api/v1/jobs/"), location
+        assert url.startswith("https://jobs.example.org/api/v1/storage/"), url
+        docs = http.get(f"{api}/docs", headers={"Host": "evil.example"})
+        assert docs.status_code == 200 and "evil.example" not in docs.text
+
+
+def test_forwarded_headers_from_a_trusted_proxy_only(start_server: Any) -> None:
+    proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "jobs.example.org", "X-Forwarded-For": "198.51.100.7"}
+    trusted = start_server(ADMIN, "--workers", "0")  # the default trusts 127.0.0.1: the test is the proxy
+    with httpx.Client(timeout=30) as http:
+        api = f"{trusted.base}/api/v1"
+        location, url = _upload_and_link(http, api, _admin_auth(http, api), proxy)
+        assert location.startswith("https://jobs.example.org/api/v1/jobs/"), location
+        assert url.startswith("https://jobs.example.org/api/v1/storage/"), url
+    untrusted = start_server({**ADMIN, "HELIXNET_FORWARDED_ALLOW_IPS": "192.0.2.1"}, "--workers", "0")
+    with httpx.Client(timeout=30) as http:
+        api = f"{untrusted.base}/api/v1"
+        location, url = _upload_and_link(http, api, _admin_auth(http, api), proxy)
+        assert location.startswith(f"{untrusted.base}/api/v1/jobs/"), location
+        assert url.startswith(f"{untrusted.base}/api/v1/storage/"), url
+
+
+def test_security_headers(start_server: Any) -> None:
+    server = start_server(ADMIN, "--workers", "0")
+    api = f"{server.base}/api/v1"
+    with httpx.Client(timeout=30) as http:
+        auth = _admin_auth(http, api)
+        _, url = _upload_and_link(http, api, auth, {})
+        responses = {
+            "health": http.get(f"{api}/health"),
+            "json": http.get(f"{api}/users/me", headers=auth),
+            "error": http.get(f"{api}/jobs/00000000-0000-0000-0000-000000000000", headers=auth),
+            "download": http.get(url),
+            "docs": http.get(f"{api}/docs"),
+        }
+        for name, response in responses.items():
+            assert response.headers.get("X-Content-Type-Options") == "nosniff", name
+            assert "frame-ancestors 'none'" in response.headers.get("Content-Security-Policy", ""), name
+        assert responses["download"].content == b"abc"
+        docs = responses["docs"]
+        nonce = docs.headers["Content-Security-Policy"].split("'nonce-")[1].split("'")[0]
+        assert f'<script nonce="{nonce}">' in docs.text and "unsafe-eval" not in docs.headers["Content-Security-Policy"]

@@ -28,8 +28,24 @@ def test_dotenv_is_read(tmp_path, monkeypatch):
 def test_production_refuses_default_secret(tmp_path):
     with pytest.raises(ConfigurationError, match="SECRET_KEY"):
         HelixNet(Settings(environment="production", data_dir=tmp_path))
-    hx = HelixNet(Settings(environment="production", data_dir=tmp_path, secret_key="s" * 40))
+    hx = HelixNet(Settings(environment="production", data_dir=tmp_path, secret_key="s" * 40,
+                           allowed_hosts=["jobs.example.org"]))  # fmt: skip
     hx.stop()
+
+
+def test_production_requires_allowed_hosts_or_a_public_url(tmp_path, monkeypatch):
+    with pytest.raises(ConfigurationError, match="ALLOWED_HOSTS"):
+        HelixNet(Settings(environment="production", data_dir=tmp_path, secret_key="s" * 40))
+    HelixNet(Settings(environment="production", data_dir=tmp_path, secret_key="s" * 40,
+                      public_url="https://jobs.example.org/")).stop()  # fmt: skip
+    # Both forms of a list read from the environment: JSON, and the comma-separated one of uvicorn's docs.
+    monkeypatch.setenv("HELIXNET_ALLOWED_HOSTS", '["a.example.org", "b.example.org"]')
+    monkeypatch.setenv("HELIXNET_FORWARDED_ALLOW_IPS", "10.0.0.0/8, 192.0.2.1")
+    settings = Settings(data_dir=tmp_path)
+    assert settings.allowed_hosts == ["a.example.org", "b.example.org"]
+    assert settings.forwarded_allow_ips == ["10.0.0.0/8", "192.0.2.1"]
+    with pytest.raises(ValueError, match="public_url"):
+        Settings(data_dir=tmp_path, public_url="ftp://example.org")
 
 
 def test_development_secret_is_kept_in_the_data_dir(tmp_path):
