@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -89,8 +90,6 @@ async def upload_job(request: Request) -> Response:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise MalformedRequest("send multipart/form-data with one file field per input")
     key = _idempotency_key(request)
-    if key is not None and (earlier := await call(hx.jobs.by_idempotency_key, user, key)):
-        return model_response(earlier, 201, _location(request, earlier))  # a retry stores no second copy
     # The parser spools files to disk; a body past the limit stops it before the disk fills.
     limited = Request(request.scope, receive=limit_body(request.receive, body_limit))
     try:
@@ -101,6 +100,10 @@ async def upload_job(request: Request) -> Response:
         raise MalformedRequest(f"not a multipart form: {exc}") from exc
     try:
         plugin, params, files = _read_upload_form(form)
+        if key is not None and (earlier := await call(hx.jobs.by_idempotency_key, user, key)):
+            digests = await call(_digests, files)
+            earlier = await call(hx.jobs.replay_upload, earlier, plugin, params, digests)
+            return model_response(earlier, 201, _location(request, earlier))  # a retry stores no second copy
         inputs: dict[str, str] = {}
         try:
             for field, upload in files:
@@ -117,6 +120,18 @@ async def upload_job(request: Request) -> Response:
     finally:
         await form.close()  # removes the spooled temporary files
     return model_response(job, 201, _location(request, job))
+
+
+def _digests(files: list[tuple[str, UploadFile]]) -> dict[str, str]:
+    """sha256 of each spooled file by input name (read from the temporary file, then rewound)."""
+    digests = {}
+    for field, upload in files:
+        digest = hashlib.sha256()
+        while chunk := upload.file.read(1 << 20):
+            digest.update(chunk)
+        upload.file.seek(0)
+        digests[UPLOAD_ALIASES.get(field, field)] = digest.hexdigest()
+    return digests
 
 
 def _read_upload_form(form: Any) -> tuple[str, dict[str, Any], list[tuple[str, UploadFile]]]:

@@ -21,6 +21,7 @@ from helixnet.core.throttle import LoginThrottle
 from helixnet.core.users import UserService
 from helixnet.core.workers import WorkerPool, process_worker_name
 from helixnet.plugins.registry import PluginRegistry, discover
+from helixnet.private import make_private_dir
 from helixnet.queue import open_queue
 from helixnet.storage import open_storage
 
@@ -43,7 +44,7 @@ class HelixNet:
     ) -> None:
         self.settings = settings or Settings()
         self.settings.check()
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.settings.data_dir)
         self.clock = clock
         self.db = Database(self.settings.resolved_database_url)
         self.storage = open_storage(self.settings.resolved_storage_url, dict(self.settings.storage_options))

@@ -11,6 +11,7 @@ for backends with no URLs of their own.
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import IO, BinaryIO
@@ -124,7 +125,7 @@ class ArtifactService:
                     bucket=self._storage.bucket,
                     object_name=key,
                     filename=safe_name,
-                    content_type=content_type or guess_content_type(safe_name),
+                    content_type=well_formed_media_type(content_type) or guess_content_type(safe_name),
                     size=written.size,
                     sha256=written.sha256,
                     status=ArtifactStatus.AVAILABLE,
@@ -353,16 +354,34 @@ class ArtifactService:
         return row
 
 
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_MEDIA_TYPE = re.compile(
+    rf"^{_TOKEN}/{_TOKEN}(\s*;\s*{_TOKEN}=({_TOKEN}|\"([\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*\"))*$"
+)
+
+
+def is_media_type(value: str) -> bool:
+    """RFC 9110's ``type/subtype *(; name=value)``, in ASCII, at most MAX_CONTENT_TYPE_CHARS long."""
+    return len(value) <= MAX_CONTENT_TYPE_CHARS and _MEDIA_TYPE.match(value) is not None
+
+
+def well_formed_media_type(content_type: str | None) -> str | None:
+    """A label a client gave a file: kept when well formed, else ``application/octet-stream``; None if absent.
+
+    A multipart part labelled ``not a media type at all`` must not be served back as such (issue 8).
+    """
+    if not isinstance(content_type, str) or not content_type.strip():
+        return None
+    value = content_type.strip()
+    return value if is_media_type(value) else "application/octet-stream"
+
+
 def _content_type(content_type: str | None, filename: str) -> str:
     """The declared type, checked because it becomes a (signed) header; guessed when not given."""
     if content_type is None or (isinstance(content_type, str) and not content_type.strip()):
         return guess_content_type(filename)
     value = content_type.strip() if isinstance(content_type, str) else ""
-    if (
-        "/" not in value
-        or len(value) > MAX_CONTENT_TYPE_CHARS
-        or any(not 32 <= ord(char) < 127 for char in value)
-    ):
+    if not is_media_type(value):
         msg = f"must be a media type such as text/csv: printable ASCII, {MAX_CONTENT_TYPE_CHARS} at most"
         raise ValidationFailed.field(["content_type"], msg)
     return value

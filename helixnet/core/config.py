@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from helixnet.errors import ConfigurationError
+from helixnet.private import make_private_dir
 
 #: What a secret looks like when nobody chose one. Refused in production.
 DEFAULT_SECRET = "change-me"
@@ -150,7 +151,7 @@ class Settings(BaseSettings):
 
 def _local_secret(data_dir: Path) -> str:
     path = data_dir / ".secret_key"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_dir)
     try:
         # O_EXCL: when several processes start at once, exactly one writes the secret.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

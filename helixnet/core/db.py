@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -19,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from helixnet.errors import ConfigurationError
+from helixnet.private import touch_private
 
 _WRITE = "helixnet_write"
 
@@ -105,8 +105,8 @@ def _create_engine(url: str, *, echo: bool) -> Engine:
 
 def _sqlite_engine(url: str, *, echo: bool) -> Engine:
     database = url.split("///", 1)[1] if "///" in url else ""
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        touch_private(database)
     engine = create_engine(
         url,
         echo=echo,

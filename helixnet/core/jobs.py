@@ -78,8 +78,10 @@ class JobService:
         timeout = self._default_timeout if timeout is None else timeout
         if timeout is not None and not 0 < timeout <= 7 * 24 * 3600:
             raise ValidationFailed.field(["timeout"], "must be between 0 and 604800 seconds")
+        request = {"plugin": plugin, "params": checked_params, "inputs": checked_inputs, "priority": priority,
+                   "max_retries": retries, "timeout": timeout}  # fmt: skip
         if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
-            return earlier
+            return same_request_or_refuse(earlier, request)
 
         now = self._clock()
         job_id = new_id()
@@ -95,7 +97,7 @@ class JobService:
                 conn.execute(sql.INSERT_JOB, values)
         except IntegrityError as exc:
             if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
-                return earlier
+                return same_request_or_refuse(earlier, request)
             raise Conflict("the job could not be recorded") from exc
         self._enqueue(job_id, priority)
         return JobRead.model_validate({**values, "message": None, "result": None, "artifacts": []})
@@ -151,6 +153,26 @@ class JobService:
     def by_idempotency_key(self, user: UserRef, key: str) -> JobRead | None:
         """The caller's job submitted with ``key``, if any: lets a retried request skip its work."""
         return self._by_idempotency_key(user_id_of(user), key)
+
+    def replay_upload(
+        self, earlier: JobRead, plugin: str, params: Mapping[str, Any] | None, input_digests: Mapping[str, str]
+    ) -> JobRead:
+        """A repeated upload-and-submit under one key: the earlier job if plugin, params and files match.
+
+        Files are compared by sha256 against the earlier job's input artifacts, so a retry stores no
+        second copy and a different upload under the same key is refused (422), not answered wrongly.
+        """
+        same_request_or_refuse(earlier, {"plugin": plugin, "params": self._check_params(plugin, params)})
+        with self._db.read() as session:
+            rows = session.execute(select(Artifact.id, Artifact.sha256).where(Artifact.id.in_(earlier.inputs.values())))
+            digest_of = {artifact_id: sha for artifact_id, sha in rows}
+        earlier_digests = {name: digest_of.get(artifact_id) for name, artifact_id in earlier.inputs.items()}
+        if earlier_digests != dict(input_digests):
+            raise ValidationFailed(
+                f"Idempotency-Key already used for job {earlier.id}, a different request (files differ)",
+                errors=[{"loc": ["header", "Idempotency-Key"], "msg": "already used for a different request"}],
+            )
+        return earlier
 
     def _by_idempotency_key(self, owner_id: str, key: str) -> JobRead | None:
         with self._db.read() as session:
@@ -302,6 +324,21 @@ def _job_read(row: Job, artifacts: list[ArtifactRead]) -> JobRead:
 def _check_range(field: str, value: Any, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValidationFailed.field([field], f"must be an integer from {low} to {high}")
+
+
+def same_request_or_refuse(earlier: JobRead, request: Mapping[str, Any]) -> JobRead:
+    """The earlier job when ``request`` is the one it was made from; a reused key for another is a 422.
+
+    As the IETF Idempotency-Key draft asks: a retry gets the first answer, a different request
+    under the same key is the client's mistake, never silently answered with an unrelated job.
+    """
+    differing = [name for name, value in request.items() if getattr(earlier, name) != value]
+    if differing:
+        raise ValidationFailed(
+            f"Idempotency-Key already used for job {earlier.id}, a different request ({', '.join(differing)} differ)",
+            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "already used for a different request"}],
+        )
+    return earlier
 
 
 __all__ = ["JobService"]

@@ -31,6 +31,7 @@ from huey.serializer import Serializer
 from huey.storage import BaseStorage, MemoryStorage, PriorityRedisStorage, SqliteStorage
 
 from helixnet.errors import ConfigurationError, QueueUnavailable
+from helixnet.private import touch_private
 from helixnet.queue.base import Queue
 
 logger = logging.getLogger(__name__)
@@ -359,8 +360,7 @@ def sqlite_queue(url: str, *, name: str = "helixnet", data_dir: str | Path | Non
     if parts.path in ("", "/"):
         if data_dir is None:
             raise ConfigurationError("the sqlite:// queue needs a data_dir to hold queue.db")
-        Path(data_dir).mkdir(parents=True, exist_ok=True)
-        path = Path(data_dir) / "queue.db"
+        path = touch_private(Path(data_dir) / "queue.db")
     else:
         path = Path(parts.path)
     return _build(SqliteHueyQueue, path, name=name, options=options)

@@ -73,6 +73,7 @@ def admin(make_account: Callable[..., Account]) -> Account:
 class Server:
     def __init__(self, data_dir: Path, port: int, env: dict[str, str], *args: str) -> None:
         self.base = f"http://127.0.0.1:{port}"
+        self.data_dir = data_dir
         full_env = {**os.environ, "HELIXNET_DATA_DIR": str(data_dir), "HELIXNET_BCRYPT_ROUNDS": "4", **env}
         self.log = data_dir.parent / f"serve-{port}.log"
         self._out = self.log.open("wb")

@@ -161,3 +161,58 @@ def test_security_headers(start_server: Any) -> None:
         docs = responses["docs"]
         nonce = docs.headers["Content-Security-Policy"].split("'nonce-")[1].split("'")[0]
         assert f'<script nonce="{nonce}">' in docs.text and "unsafe-eval" not in docs.headers["Content-Security-Policy"]
+
+
+def test_multipart_parts_keep_only_well_formed_media_types(start_server: Any) -> None:
+    server = start_server(ADMIN, "--workers", "0")
+    api = f"{server.base}/api/v1"
+    with httpx.Client(timeout=30) as http:
+        auth = _admin_auth(http, api)
+        for label, stored in [("not a media type at all", "application/octet-stream"),
+                              ("text/html; charset=éÿ", "application/octet-stream"),
+                              ("text/plain; charset=utf-8", "text/plain; charset=utf-8")]:  # fmt: skip
+            body = (b"--b\r\nContent-Disposition: form-data; name=\"content_key\"; filename=\"a.txt\"\r\n"
+                    b"Content-Type: " + label.encode() + b"\r\n\r\nsome words here\r\n--b--\r\n")  # fmt: skip
+            job = http.post(f"{api}/jobs/upload", content=body,
+                            headers={**auth, "Content-Type": "multipart/form-data; boundary=b"})  # fmt: skip
+            assert job.status_code == 201, job.text
+            artifact = http.get(f"{api}/artifacts/{job.json()['inputs']['content']}", headers=auth).json()
+            assert artifact["content_type"] == stored, label
+            link = http.get(f"{api}/artifacts/{artifact['id']}/download", headers=auth).json()["url"]
+            served = http.get(link)
+            assert served.headers["content-type"].startswith(stored.split(";")[0]), label
+
+
+def test_an_idempotency_key_reused_for_another_request_is_422(start_server: Any) -> None:
+    server = start_server(ADMIN, "--workers", "0")
+    api = f"{server.base}/api/v1"
+    with httpx.Client(timeout=30) as http:
+        auth = _admin_auth(http, api)
+        keyed = {**auth, "Idempotency-Key": "order-42"}
+        first = http.post(f"{api}/jobs", headers=keyed, json={"plugin": "echo", "params": {"message": "hi"}})
+        again = http.post(f"{api}/jobs", headers=keyed, json={"plugin": "echo", "params": {"message": "hi"}})
+        assert first.status_code == again.status_code == 202 and first.json()["id"] == again.json()["id"]
+        other = http.post(f"{api}/jobs", headers=keyed, json={"plugin": "sleep", "params": {"seconds": 0.1}})
+        assert other.status_code == 422 and other.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+        assert first.json()["id"] in other.json()["detail"]
+
+        upload_keyed = {**auth, "Idempotency-Key": "upload-7"}
+        files = {"content_key": ("a.txt", b"alpha beta", "text/plain")}
+        one = http.post(f"{api}/jobs/upload", headers=upload_keyed, files=files)
+        two = http.post(f"{api}/jobs/upload", headers=upload_keyed, files=files)
+        assert one.status_code == two.status_code == 201 and one.json()["id"] == two.json()["id"]
+        artifacts_before = len(http.get(f"{api}/artifacts", headers=auth).json())
+        changed = http.post(f"{api}/jobs/upload", headers=upload_keyed,
+                            files={"content_key": ("a.txt", b"gamma delta", "text/plain")})  # fmt: skip
+        assert changed.status_code == 422, changed.text
+        assert len(http.get(f"{api}/artifacts", headers=auth).json()) == artifacts_before
+
+
+def test_the_data_directory_and_databases_are_private(start_server: Any) -> None:
+    import stat
+
+    server = start_server(ADMIN, "--workers", "0")
+    data_dir = server.data_dir
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    for name in ("helixnet.db", "queue.db", ".secret_key"):
+        assert stat.S_IMODE((data_dir / name).stat().st_mode) == 0o600, name
