@@ -126,13 +126,15 @@ def test_waiting_dequeue_returns_as_soon_as_another_thread_enqueues(queue: Queue
 
 
 def test_an_enqueue_in_this_process_wakes_a_waiter_without_waiting_for_a_poll(backend: Backend) -> None:
-    with backend.open(poll_interval=2.0) as queue, ThreadPoolExecutor(1) as pool:
-        waiting = pool.submit(queue.dequeue, 5.0)
-        time.sleep(0.1)
+    # A poll 4 s apart (Redis wants it under its 5 s socket timeout) against a wake-up within 1 s:
+    # far enough apart to tell them apart, and to hold on a loaded machine.
+    with backend.open(poll_interval=4.0) as queue, ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(queue.dequeue, 20.0)
+        time.sleep(0.2)
         start = time.monotonic()
         queue.enqueue("wake-me")
-        assert waiting.result(timeout=5) == "wake-me"
-        assert time.monotonic() - start < 0.1
+        assert waiting.result(timeout=20) == "wake-me"
+        assert time.monotonic() - start < 1.0
 
 
 def test_wake_all_releases_every_waiter_and_is_not_sticky(queue: Queue) -> None:
