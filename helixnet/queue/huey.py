@@ -1,4 +1,4 @@
-"""Queue adapters over huey 3.5 storages: process memory, a SQLite file, Redis.
+"""Queue adapters over huey 3.5 storages: process memory, a SQLite file, Redis (PostgreSQL: ``postgres.py``).
 
 Each adapter owns one ``huey.Huey`` (no module-level singleton) holding one task,
 ``helixnet.run_job``, whose first argument is the job id. Workers take ids with
@@ -43,8 +43,8 @@ _TASK_MODULE, _, _TASK_NAME = TASK_NAME.rpartition(".")
 DEFAULT_POLL_INTERVAL = 0.02
 """Seconds between two looks at a memory or SQLite storage while nothing was notified."""
 DEFAULT_REDIS_BLOCK = 0.25
-"""Longest single BZPOPMIN, in seconds: bounds how late a Redis waiter notices ``wake_all``."""
-_MIN_BLOCK = 0.01  # Redis reads a BZPOPMIN timeout of 0 as "forever": shorter waits look once.
+"""Longest single server-side wait (BZPOPMIN, LISTEN), in seconds: bounds how late a waiter notices ``wake_all``."""
+MIN_BLOCK = 0.01  # Redis reads a BZPOPMIN timeout of 0 as "forever": shorter waits look once.
 
 _Q = TypeVar("_Q", bound="HueyQueue")
 
@@ -275,7 +275,7 @@ class _PriorityRedisStorage(PriorityRedisStorage):
     ``dequeue`` blocks for one ``read_timeout`` fixed at construction)."""
 
     def pop(self, wait: float) -> bytes | None:
-        if wait < _MIN_BLOCK:
+        if wait < MIN_BLOCK:
             items = self.conn.zpopmin(self.queue_key, count=1)
             raw = items[0][0] if items else None
         else:
@@ -285,7 +285,33 @@ class _PriorityRedisStorage(PriorityRedisStorage):
         return None if raw is None else raw[8:]
 
 
-class RedisHueyQueue(HueyQueue):
+class BlockingHueyQueue(HueyQueue):
+    """A queue whose storage waits server-side (Redis' BZPOPMIN, PostgreSQL's LISTEN/NOTIFY).
+
+    ``dequeue`` waits in slices of ``poll_interval``, so ``wake_all`` and ``close`` are noticed
+    within one slice; the storage's ``pop(wait)`` does the waiting.
+    """
+
+    def dequeue(self, timeout: float = 0.0) -> str | None:
+        deadline = time.monotonic() + timeout
+        wakes = self._wakes
+        while not self._closed and self._wakes == wakes:
+            remaining = deadline - time.monotonic()
+            wait = min(remaining, self._poll_interval)
+            job_id = self._take(wait, wakes)
+            if job_id is not None:
+                return job_id
+            if remaining <= self._poll_interval:
+                return None
+        if self._closed:  # our connection went back to the pool after close(): drop it too
+            self._close_storage()
+        return None
+
+    def _pop(self, wait: float) -> bytes | None:
+        return self._huey.storage.pop(wait)  # type: ignore[no-any-return]
+
+
+class RedisHueyQueue(BlockingHueyQueue):
     """huey's PriorityRedisStorage: priorities, and a blocking pop instead of polling.
 
     ``poll_interval`` is the longest single BZPOPMIN; it must stay below ``socket_timeout``.
@@ -308,31 +334,13 @@ class RedisHueyQueue(HueyQueue):
             raise ConfigurationError(f"bad redis queue URL: {exc}") from exc
         super().__init__(name, poll_interval=poll_interval, connection_pool=pool)
 
-    def dequeue(self, timeout: float = 0.0) -> str | None:
-        deadline = time.monotonic() + timeout
-        wakes = self._wakes
-        while not self._closed and self._wakes == wakes:
-            remaining = deadline - time.monotonic()
-            wait = min(remaining, self._poll_interval)
-            job_id = self._take(wait, wakes)
-            if job_id is not None:
-                return job_id
-            if remaining <= self._poll_interval:
-                return None
-        if self._closed:  # our connection went back to the pool after close(): drop it too
-            self._close_storage()
-        return None
-
-    def _pop(self, wait: float) -> bytes | None:
-        return self._huey.storage.pop(wait)
-
     def _close_storage(self) -> None:
         # Idle connections only: closing one that another thread is reading breaks redis-py
         # (ValueError from its buffer); waiters close theirs once their pop ends.
         self._huey.storage.pool.disconnect(inuse_connections=False)
 
 
-def _build(cls: type[_Q], *args: Any, name: str, options: dict[str, Any] | None) -> _Q:
+def build_queue(cls: type[_Q], *args: Any, name: str, options: dict[str, Any] | None) -> _Q:
     """``cls(*args, name=name, **options)``, naming the bad option instead of a TypeError."""
     kwargs: dict[str, Any] = {**(options or {}), "name": name}
     try:
@@ -347,7 +355,7 @@ def _build(cls: type[_Q], *args: Any, name: str, options: dict[str, Any] | None)
 def memory_queue(url: str, *, name: str = "helixnet", data_dir: str | Path | None = None,
                  options: dict[str, Any] | None = None) -> MemoryHueyQueue:
     """``memory://``: a queue in this process only (``data_dir`` is ignored)."""
-    return _build(MemoryHueyQueue, name=name, options=options)
+    return build_queue(MemoryHueyQueue, name=name, options=options)
 
 
 def sqlite_queue(url: str, *, name: str = "helixnet", data_dir: str | Path | None = None,
@@ -363,10 +371,10 @@ def sqlite_queue(url: str, *, name: str = "helixnet", data_dir: str | Path | Non
         path = touch_private(Path(data_dir) / "queue.db")
     else:
         path = Path(parts.path)
-    return _build(SqliteHueyQueue, path, name=name, options=options)
+    return build_queue(SqliteHueyQueue, path, name=name, options=options)
 
 
 def redis_queue(url: str, *, name: str = "helixnet", data_dir: str | Path | None = None,
                 options: dict[str, Any] | None = None) -> RedisHueyQueue:
     """``redis://host:port/db`` or ``rediss://...`` (``data_dir`` is ignored)."""
-    return _build(RedisHueyQueue, url, name=name, options=options)
+    return build_queue(RedisHueyQueue, url, name=name, options=options)

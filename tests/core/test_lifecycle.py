@@ -89,3 +89,16 @@ def test_failure_records_error_and_traceback(hx, user, params, status, error):
 def test_echo_success_result(hx, user):
     job = hx.jobs.wait(hx.jobs.submit(user, "echo", params={"message": "hello"}).id, timeout=30)
     assert (job.status, job.result) == (JobStatus.SUCCESS, {"message": "hello"})
+
+
+@pytest.mark.postgres
+def test_postgresql_alone_database_and_queue(make_hx, postgres_url):
+    """A deployment of PostgreSQL (and S3) alone: the queue is a table in the same database."""
+    hx = make_hx("postgres", queue_url=postgres_url)
+    make_hx("postgres", queue_url=postgres_url, workers=1, sweeper=False)  # a second instance takes too
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    jobs = [hx.jobs.submit(user, "echo", params={"message": f"m{i}"}) for i in range(20)]
+    done = [hx.jobs.wait(job.id, timeout=30) for job in jobs]
+    assert {job.status for job in done} == {JobStatus.SUCCESS}
+    assert {job.result["message"] for job in done} == {f"m{i}" for i in range(20)}
+    assert hx.queue.size() == 0

@@ -1,8 +1,8 @@
-"""One contract, run against every queue adapter: memory, SQLite file and Redis.
+"""One contract, run against every queue adapter: memory, SQLite file, Redis and PostgreSQL.
 
-Redis tests use 127.0.0.1:6379 with a unique queue name each, flushed afterwards. When
-Redis does not answer they are skipped with the reason, except in CI (``CI=true``),
-where a missing Redis fails the run.
+Redis tests use 127.0.0.1:6379 with a unique queue name each, flushed afterwards; PostgreSQL
+tests a database of the session's own on 127.0.0.1:5432. When a server does not answer its tests
+are skipped with the reason, except in CI (``CI=true``), where a missing server fails the run.
 """
 
 from __future__ import annotations
@@ -63,12 +63,16 @@ class Backend:
         return open_queue(self.url, name=self.name, data_dir=self.data_dir, options=options)
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis),
+                        pytest.param("postgres", marks=pytest.mark.postgres)])  # fmt: skip
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     if request.param == "redis":
         require_redis()
-    url = {"memory": "memory://", "sqlite": f"sqlite://{tmp_path}/queue.db", "redis": REDIS_URL}
-    return Backend(request.param, url[request.param], f"test_{uuid.uuid4().hex}", tmp_path)
+    if request.param == "postgres":  # a database of this session's own (conftest's postgres_url)
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = {"memory": "memory://", "sqlite": f"sqlite://{tmp_path}/queue.db", "redis": REDIS_URL}[request.param]
+    return Backend(request.param, url, f"test_{uuid.uuid4().hex}", tmp_path)
 
 
 @pytest.fixture
@@ -266,8 +270,64 @@ def test_another_process_sees_the_queue_exactly_when_shared(backend: Backend, qu
     assert arrived - float(got[0].removeprefix("child-")) < 0.5
 
 
+@pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis),
+                        pytest.param("postgres", marks=pytest.mark.postgres)])  # fmt: skip
+def blocking_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "redis":
+        require_redis()
+        return Backend("redis", REDIS_URL, f"test_{uuid.uuid4().hex}", tmp_path)
+    return Backend("postgres", request.getfixturevalue("postgres_url"), f"test_{uuid.uuid4().hex}", tmp_path)
+
+
+def test_a_blocking_queue_hears_another_process_without_polling(blocking_backend: Backend) -> None:
+    """Each wait lasts 4 s on the server (BZPOPMIN, LISTEN): an arrival well within it was pushed to us."""
+    with blocking_backend.open(poll_interval=4.0) as queue, ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(queue.dequeue, 20.0)
+        time.sleep(0.3)  # the waiter is inside its 4 s server-side wait
+        child = subprocess.run(
+            [sys.executable, "-c", CHILD, blocking_backend.url, blocking_backend.name, str(blocking_backend.data_dir)],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert child.returncode == 0, child.stderr
+        job_id = waiting.result(timeout=20)
+        arrived = time.time()
+    assert job_id is not None and job_id.startswith("child-")
+    assert arrived - float(job_id.removeprefix("child-")) < 1.0
+
+
+@pytest.mark.postgres
+def test_postgres_queue_carries_on_after_its_connections_are_killed(postgres_url: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    queue = open_queue(postgres_url, name=f"test_{uuid.uuid4().hex}")
+    try:
+        queue.enqueue("before")
+        assert queue.dequeue(timeout=0.5) == "before"
+        assert queue.dequeue(timeout=0.3) is None  # a LISTEN connection exists now too
+        url = make_url(postgres_url)
+        with psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database) as admin:
+            killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                   "WHERE datname = %s AND application_name = 'helixnet-queue'",
+                                   (url.database,)).fetchone()  # fmt: skip
+        assert killed is not None and killed[0] >= 2
+        outcomes = []
+        for attempt in range(3):  # a call may fail once with QueueUnavailable; the next one reconnects
+            try:
+                queue.enqueue(f"after-{attempt}")
+                outcomes.append(queue.dequeue(timeout=1.0))
+                break
+            except QueueUnavailable:
+                outcomes.append("unavailable")
+        assert outcomes[-1] is not None and outcomes[-1].startswith("after-"), outcomes
+        assert outcomes.count("unavailable") <= 2
+    finally:
+        queue.flush()
+        queue.close()
+
+
 def test_capability_flags(backend: Backend, queue: Queue) -> None:
-    expected = {"memory": (False, False), "sqlite": (True, False), "redis": (True, True)}
+    expected = {"memory": (False, False), "sqlite": (True, False), "redis": (True, True), "postgres": (True, True)}
     assert (queue.shared, queue.blocking) == expected[backend.kind]
     assert queue.priority
 
@@ -292,7 +352,7 @@ def test_unreachable_redis_raises_queue_unavailable_quickly() -> None:
 
 
 def test_open_queue_finds_the_built_ins_by_entry_point(tmp_path: Path) -> None:
-    assert {"memory", "redis", "rediss", "sqlite"} <= set(queue_schemes())
+    assert {"memory", "postgres", "postgresql", "postgresql+psycopg", "redis", "rediss", "sqlite"} <= set(queue_schemes())
     with open_queue("memory://") as memory:
         assert type(memory) is MemoryHueyQueue
     with open_queue("sqlite://", data_dir=tmp_path / "data", options={"poll_interval": 0.02}) as sqlite:
@@ -308,7 +368,7 @@ def test_unknown_scheme_names_it_and_the_known_ones() -> None:
         open_queue("nosuch://user:s3cret@host/0")
     message = str(caught.value)
     assert "'nosuch'" in message
-    assert "memory, redis, rediss, sqlite" in message
+    assert "memory, postgres, postgresql, postgresql+psycopg, redis, rediss, sqlite" in message
     assert "s3cret" not in message
     with pytest.raises(ConfigurationError, match="known schemes"):
         open_queue("no-scheme-at-all")
@@ -322,6 +382,7 @@ def test_unknown_scheme_names_it_and_the_known_ones() -> None:
         ("memory://", {"bogus": 1}, "bogus"),
         ("memory://", {"poll_interval": 0}, "poll_interval"),
         ("redis://127.0.0.1:1/0", {"poll_interval": 10}, "socket_timeout"),
+        ("postgresql://nobody:s3cret@127.0.0.1:1/none", {"connect_timeout": 1}, "cannot open the PostgreSQL queue"),
     ],
 )
 def test_settings_that_cannot_work_are_configuration_errors(

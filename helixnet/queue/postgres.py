@@ -1,0 +1,110 @@
+"""``postgresql://``: huey 3.5's PostgresStorage as a queue, so a deployment can be PostgreSQL and S3 alone.
+
+Takes with ``FOR UPDATE SKIP LOCKED`` (many workers never take one id twice) and waits on
+``LISTEN``: an enqueue's ``pg_notify`` wakes an idle worker in any process at once, with no
+polling. psycopg (``pip install "helixnet[postgres]"``) is imported only when such a queue opens.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from huey.storage import PostgresStorage
+
+from helixnet.errors import ConfigurationError
+from helixnet.queue.huey import DEFAULT_REDIS_BLOCK, MIN_BLOCK, BlockingHueyQueue, build_queue
+
+#: Tables are ``helixnet_queue_task`` and friends: apart from the schema's own, and said so.
+TABLE_PREFIX = "helixnet_queue"
+
+
+class _PostgresStorage(PostgresStorage):
+    """huey's PostgresStorage whose pop takes its wait per call and listens before it looks.
+
+    huey's own ``dequeue`` looks first and LISTENs after, so a NOTIFY in between is missed
+    until its read timeout; listening first means any enqueue after the look wakes us. huey
+    leaves each thread's LISTEN connection to the garbage collector (a ResourceWarning each);
+    here ``close`` closes them all.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._listeners: set[Any] = set()
+        self._listeners_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def _listen_conn(self) -> Any:
+        conn = super()._listen_conn()
+        with self._listeners_lock:
+            self._listeners.add(conn)
+        return conn
+
+    def close(self) -> bool:
+        with self._listeners_lock:
+            listeners, self._listeners = self._listeners, set()
+        for conn in listeners:
+            self._close_quiet(conn)
+        self._listen_local = threading.local()
+        return bool(super().close())
+
+    def pop(self, wait: float) -> bytes | None:
+        listener = self._listen_conn() if wait >= MIN_BLOCK else None
+        data: bytes | None = self._dequeue()
+        if data is not None or listener is None:
+            return data
+        deadline = time.monotonic() + wait
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not list(listener.notifies(timeout=remaining, stop_after=1)):
+                return None
+            data = self._dequeue()
+            if data is not None:
+                return data  # else another worker took it: wait on
+        return None
+
+
+class PostgresHueyQueue(BlockingHueyQueue):
+    """huey's PostgresStorage: shared by every process, priorities, LISTEN/NOTIFY instead of polling.
+
+    ``poll_interval`` is the longest single LISTEN wait; ``application_name`` shows in
+    ``pg_stat_activity``, so operators see which connections are the queue's. A dropped connection (a restarted
+    server, ``pg_terminate_backend``) fails that one call with QueueUnavailable; the next one
+    connects again.
+    """
+
+    shared, blocking, priority = True, True, True
+    storage_class = _PostgresStorage
+    backend_errors: ClassVar[tuple[type[Exception], ...]] = ()
+
+    def __init__(self, dsn: str, name: str = "helixnet", *, poll_interval: float = DEFAULT_REDIS_BLOCK,
+                 connect_timeout: float = 5.0, application_name: str = "helixnet-queue") -> None:
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise ConfigurationError(
+                'the postgresql:// queue needs psycopg: pip install "helixnet[postgres]"') from exc
+        type(self).backend_errors = (psycopg.Error,)
+        try:  # huey creates its tables now, so a wrong DSN or a server that is down fails here
+            super().__init__(name, poll_interval=poll_interval, dsn=dsn, table_prefix=TABLE_PREFIX,
+                             connect_timeout=max(1, round(connect_timeout)),
+                             application_name=application_name)  # fmt: skip
+        except psycopg.Error as exc:
+            raise ConfigurationError(f"cannot open the PostgreSQL queue at {_safe(dsn)}: {exc}") from exc
+
+
+def _safe(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def postgres_queue(url: str, *, name: str = "helixnet", data_dir: str | Path | None = None,
+                   options: dict[str, Any] | None = None) -> PostgresHueyQueue:
+    """``postgresql://user@host/db`` (also ``postgres://`` and SQLAlchemy's ``postgresql+psycopg://``)."""
+    parts = urlsplit(url)
+    dsn = urlunsplit(parts._replace(scheme="postgresql"))
+    return build_queue(PostgresHueyQueue, dsn, name=name, options=options)
+
+
+__all__ = ["TABLE_PREFIX", "PostgresHueyQueue", "postgres_queue"]
