@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -37,24 +37,35 @@ class OAuthError(HelixNetError):
         self.error = error
 
 
+class _AnyFields(BaseModel):
+    """A JSON object with any fields: read first, so the grant type is judged before its fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+
 async def read_token_form(request: Request) -> TokenForm:
-    """The grant's fields: a form (the standard), or JSON (clients from before issue 9)."""
+    """The grant's fields: a form (the standard), or JSON (clients from before issue 9).
+
+    Another grant type is named as such (unsupported_grant_type) before the password grant's own
+    fields are checked: a client_credentials request has no username to complain about.
+    """
+    data: dict[str, Any]
     if request.headers.get("content-type", "").startswith("application/json"):
-        form = await json_body(request, TokenForm)
+        data = (await json_body(request, _AnyFields)).model_dump()
     else:
         try:
             raw = await request.form(max_files=0, max_fields=20)
             data = {key: value for key, value in raw.items() if isinstance(value, str)}
         except Exception as exc:  # python-multipart's parse errors, a file where a field was expected
             raise MalformedRequest(f"not a form: {exc}") from exc
-        try:
-            form = TokenForm.model_validate(data)
-        except ValidationError as exc:
-            raise from_pydantic(exc, "invalid token request", prefix=["body"]) from exc
-    if form.grant_type != "password":
-        raise OAuthError("unsupported_grant_type", f"grant_type {form.grant_type!r} is not supported; use password",
+    grant = data.get("grant_type", "password")
+    if grant != "password":
+        raise OAuthError("unsupported_grant_type", f"grant_type {str(grant)[:100]!r} is not supported; use password",
                          errors=[{"loc": ["body", "grant_type"], "msg": "only password is supported"}])  # fmt: skip
-    return form
+    try:
+        return TokenForm.model_validate(data)
+    except ValidationError as exc:
+        raise from_pydantic(exc, "invalid token request", prefix=["body"]) from exc
 
 
 def oauth_error(error: str, detail: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
