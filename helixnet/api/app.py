@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from helixnet.api import artifacts, jobs, meta, storage, users
+from helixnet.api.cors import cors_middleware
 from helixnet.api.errors import EXCEPTION_HANDLERS
 from helixnet.api.middleware import edge_middleware
 from helixnet.api.openapi import build_openapi
@@ -45,7 +46,8 @@ def create_app(hx: HelixNet, *, prefix: str = API_PREFIX, root_redirect: bool = 
     if root_redirect:
         routes.append(Route("/", _to_docs(prefix), include_in_schema=False))
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-                    middleware=[*edge_middleware(hx.settings), Middleware(TrailingSlash)])  # fmt: skip
+                    middleware=[*edge_middleware(hx.settings), *cors_middleware(hx.settings),
+                                Middleware(TrailingSlash)])  # fmt: skip
     app.router.redirect_slashes = False
     app.state.hx = hx
     app.state.openapi = build_openapi(documented, prefix=prefix, title="HelixNet", version=__version__)

@@ -6,6 +6,8 @@ folder they point at ``storage.py``'s routes, which stream straight to and from 
 
 from __future__ import annotations
 
+import uuid
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -29,6 +31,18 @@ from helixnet.api.routing import (
 from helixnet.api.schemas import DownloadTicket, UploadRequest, UploadTicket
 from helixnet.core.presign import SignedRequest
 from helixnet.core.schemas import ArtifactRead
+from helixnet.errors import ValidationFailed
+
+
+def _query_uuid(request: Request, name: str) -> str | None:
+    """An optional id in the query, in the form ids are stored in; the document says ``format: uuid``."""
+    raw = query_str(request, name, 100)
+    if raw is None:
+        return None
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise ValidationFailed.field(["query", name], "must be a UUID") from None
 
 
 def signed_url(request: Request, signed: SignedRequest) -> str:
@@ -42,7 +56,7 @@ def signed_url(request: Request, signed: SignedRequest) -> str:
 @route("POST", "/artifacts/upload", Operation(
     "Announce an upload; send the bytes with the returned method, URL and headers, then complete it",
     "artifacts", response=UploadTicket, status=201, body=UploadRequest,
-    extra_responses={413: "larger than the server accepts"},
+    extra_responses={413: "larger than the server accepts", 503: "storage is unavailable"},
 ))  # fmt: skip
 async def begin_upload(request: Request) -> Response:
     body = await json_body(request, UploadRequest)
@@ -56,7 +70,8 @@ async def begin_upload(request: Request) -> Response:
 
 @route("POST", "/artifacts/{artifact_id:uuid}/complete", Operation(
     "Check the uploaded bytes, record their size and sha256, and make the artifact available",
-    "artifacts", response=ArtifactRead, extra_responses={409: "nothing uploaded yet, or not the declared size"},
+    "artifacts", response=ArtifactRead,
+    extra_responses={409: "nothing uploaded yet, or not the declared size", 503: "storage is unavailable"},
 ))  # fmt: skip
 async def complete_upload(request: Request) -> Response:
     artifact = await call(hx_of(request).artifacts.complete, path_id(request, "artifact_id"), user_of(request))
@@ -65,13 +80,13 @@ async def complete_upload(request: Request) -> Response:
 
 @route("GET", "/artifacts", Operation("The caller's artifacts, newest first", "artifacts",
     response=list[ArtifactRead], params=(
-        Param("job_id", {"type": "string", "maxLength": 36}, "only the outputs of this job"),
+        Param("job_id", {"type": "string", "format": "uuid"}, "only the outputs of this job"),
         Param("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
     ),
 ))  # fmt: skip
 async def list_artifacts(request: Request) -> Response:
     artifacts = await call(hx_of(request).artifacts.list, user_of(request),
-                           limit=query_int(request, "limit", 100, 1, 1000), job_id=query_str(request, "job_id", 36))  # fmt: skip
+                           limit=query_int(request, "limit", 100, 1, 1000), job_id=_query_uuid(request, "job_id"))  # fmt: skip
     return list_response(artifacts)
 
 
@@ -87,7 +102,7 @@ async def read_artifact(request: Request) -> Response:
         Param("redirect", {"type": "boolean", "default": False}),
         Param("expires_in", {"type": "integer", "minimum": 1, "maximum": 604800}, "seconds; default 300"),
     ),
-    extra_responses={307: "redirect to the download URL", 409: "not uploaded yet"},
+    extra_responses={307: "redirect to the download URL", 409: "not uploaded yet", 503: "storage is unavailable"},
 ))  # fmt: skip
 async def download_artifact(request: Request) -> Response:
     hx = hx_of(request)
@@ -101,7 +116,8 @@ async def download_artifact(request: Request) -> Response:
     return model_response(DownloadTicket(url=url, expires_at=signed.expires_at))
 
 
-@route("DELETE", "/artifacts/{artifact_id:uuid}", Operation("Delete an artifact and its bytes", "artifacts", status=204))
+@route("DELETE", "/artifacts/{artifact_id:uuid}", Operation("Delete an artifact and its bytes", "artifacts", status=204,
+                                                            extra_responses={503: "storage is unavailable"}))  # fmt: skip
 async def delete_artifact(request: Request) -> Response:
     await call(hx_of(request).artifacts.delete, path_id(request, "artifact_id"), user_of(request))
     return Response(status_code=204)

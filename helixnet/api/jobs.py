@@ -43,8 +43,11 @@ UPLOAD_FORM = {
     "multipart/form-data": {"schema": {
         "type": "object",
         "properties": {
-            "plugin": {"type": "string", "default": "textstats"},
-            "params": {"type": "string", "description": "JSON object of the plugin's params"},
+            "plugin": {"type": "string", "default": "textstats", "examples": ["textstats"]},
+            # Swagger UI pre-fills a field with its example, else with the word "string", which is
+            # no JSON object (issue 9): the example must be accepted as it stands.
+            "params": {"type": "string", "description": "JSON object of the plugin's params",
+                       "default": "{}", "examples": ['{"top": 5}']},
             "content_key": {"type": "string", "format": "binary", "description": "the input 'content'"},
             "context_key": {"type": "string", "format": "binary", "description": "the input 'context'"},
         },
@@ -67,6 +70,7 @@ def _idempotency_key(request: Request) -> str | None:
 @route("POST", "/jobs", Operation(
     "Submit a job; it runs in the background", "jobs", response=JobRead, status=202, body=JobCreate,
     params=(IDEMPOTENCY,), response_headers={"Location": "the job's URL"},
+    extra_responses={404: "an input artifact is not found", 409: "the job could not be recorded"},
 ))  # fmt: skip
 async def submit_job(request: Request) -> Response:
     body = await json_body(request, JobCreate)
@@ -81,6 +85,7 @@ async def submit_job(request: Request) -> Response:
 @route("POST", "/jobs/upload", Operation(
     "Upload files and submit a job on them in one request; each file field names an input", "jobs",
     response=JobRead, status=201, body_content=UPLOAD_FORM, params=(IDEMPOTENCY,),
+    extra_responses={409: "the job could not be recorded", 503: "storage is unavailable"},
 ))  # fmt: skip
 async def upload_job(request: Request) -> Response:
     hx, user = hx_of(request), user_of(request)
@@ -165,7 +170,7 @@ def _read_upload_form(form: Any) -> tuple[str, dict[str, Any], list[tuple[str, U
         Param("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
         Param("cursor", {"type": "string", "maxLength": 500}, "next_cursor of the previous page"),
         Param("all", {"type": "boolean", "default": False}, "admins only: every user's jobs"),
-    ),
+    ), extra_responses={403: "all=true is for admins"},
 ))  # fmt: skip
 async def list_jobs(request: Request) -> Response:
     user = user_of(request)

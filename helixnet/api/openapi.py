@@ -15,9 +15,12 @@ from helixnet.api.schemas import ErrorBody, TokenForm
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
-_ERRORS = {400: "malformed request", 401: "not authenticated", 403: "not allowed", 404: "not found",
-           409: "conflict", 413: "too large", 422: "invalid input", 429: "too many attempts",
-           503: "a backend (database, queue, storage) is unavailable"}  # fmt: skip
+#: What each error status means when the operation does not say more.
+_ERRORS = {400: "malformed request (not JSON, not a form)", 401: "not authenticated", 403: "admins only",
+           404: "not found", 413: "body too large", 422: "invalid input: each bad field is named"}  # fmt: skip
+#: Request bodies that can be unreadable (400); raw bytes are always readable.
+_PARSED_MEDIA = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+BINARY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 
 
 def build_openapi(routes: Iterable[ApiRoute], *, prefix: str, title: str, version: str) -> dict[str, Any]:
@@ -49,7 +52,7 @@ def _models(routes: list[ApiRoute]) -> list[type[BaseModel]]:
     found: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody, "TokenForm": TokenForm}
     for api_route in routes:
         op = api_route.operation
-        for candidate in (op.body, _inner_model(op.response)):
+        for candidate in (op.body, _inner_model(op.response), *op.error_models.values()):
             if candidate is not None:
                 found[candidate.__name__] = candidate
     return list(found.values())
@@ -94,35 +97,63 @@ def _operation(api_route: ApiRoute, ref_of: dict[Any, Any]) -> dict[str, Any]:
     if params:
         spec["parameters"] = params
     if op.body is not None:
-        spec["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": _schema_of(op.body, ref_of, "validation")}}}  # fmt: skip
+        media: dict[str, Any] = {"schema": _schema_of(op.body, ref_of, "validation")}
+        examples = op.body.model_json_schema().get("examples")
+        if examples:  # Swagger UI pre-fills the media type's example (issue 9: it must be accepted)
+            media["example"] = examples[0]
+        spec["requestBody"] = {"required": True, "content": {"application/json": media}}
     elif op.body_content is not None:
         spec["requestBody"] = {"required": True, "content": op.body_content}
     responses: dict[str, Any] = {}
     success: dict[str, Any] = {"description": "OK" if op.status < 300 else "done"}
-    if op.response is not None:
+    if op.response is bytes:
+        success["content"] = BINARY
+    elif op.response is not None:
         success["content"] = {"application/json": {"schema": _schema_of(op.response, ref_of, "serialization")}}
     if op.response_headers:
         success["headers"] = {name: {"description": text, "schema": {"type": "string"}}
                               for name, text in op.response_headers.items()}  # fmt: skip
     responses[str(op.status)] = success
-    error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
-    codes = dict(_ERRORS)
-    if not op.auth:
-        codes.pop(401)
-    for code, text in {**codes, **op.extra_responses}.items():
+    for code, text in error_statuses(api_route).items():
         if str(code) in responses:
             continue
         if code < 400:
             responses[str(code)] = {"description": text}
-        elif code == 200:
             continue
-        else:
-            responses[str(code)] = {"description": text, **error}
+        schema = _schema_of(op.error_models.get(code, ErrorBody), ref_of, "serialization")
+        responses[str(code)] = {"description": text, "content": {"application/json": {"schema": schema}}}
     spec["responses"] = responses
     if op.auth:
         spec["security"] = [{"bearer": []}]
     return spec
 
 
-__all__ = ["build_openapi"]
+def error_statuses(api_route: ApiRoute) -> dict[int, str]:
+    """The statuses this operation can really answer, derived from what it declares (issue 9).
+
+    A bearer token -> 401; admins only -> 403; an id in the path -> 404; a JSON body -> 400, 413
+    and 422; another body -> 413, and 400 when it is parsed; query or header parameters -> 422.
+    The rest (409, 429, 503, a 403 or 404 of its own) the operation lists in ``extra_responses``,
+    so a generated client's return type names only what can come back.
+    """
+    op = api_route.operation
+    codes: set[int] = set()
+    if op.auth:
+        codes.add(401)
+    if op.admin:
+        codes.add(403)
+    if api_route.param_convertors:
+        codes.add(404)
+    if op.body is not None:
+        codes |= {400, 413, 422}
+    elif op.body_content is not None:
+        codes.add(413)
+        if any(media.startswith(_PARSED_MEDIA) for media in op.body_content):
+            codes.add(400)
+    if op.params:
+        codes.add(422)
+    described = {code: _ERRORS[code] for code in sorted(codes)}
+    return dict(sorted({**described, **op.extra_responses}.items()))
+
+
+__all__ = ["BINARY", "build_openapi", "error_statuses"]

@@ -52,6 +52,7 @@ class Operation:
     status: int = 200
     body: type[BaseModel] | None = None  # a JSON body validated with this model
     body_content: dict[str, Any] | None = None  # any other body: {media type: {"schema": ...}}
+    error_models: Mapping[int, type[BaseModel]] = field(default_factory=dict)  # status -> body, if not ErrorBody
     params: tuple[Param, ...] = ()
     auth: bool = True
     admin: bool = False

@@ -35,11 +35,21 @@ class TokenForm(BaseModel):
 
     username: str = Field(min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
-    grant_type: Literal["password"] | None = None
+    # Any string is read, so another grant is answered unsupported_grant_type (RFC 6749 §5.2)
+    # rather than a generic validation error; the document shows the one grant there is.
+    grant_type: str = Field(default="password", max_length=100, json_schema_extra={"enum": ["password"]})
+
+
+class TokenError(ErrorBody):
+    """A refused token request: RFC 6749 §5.2's fields for OAuth2 clients, ours beside them."""
+
+    error: Literal["invalid_request", "invalid_grant", "unsupported_grant_type"]
+    error_description: str
 
 
 class PasswordChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"current_password": "correct horse battery", "new_password": "a longer passphrase still"}]})  # fmt: skip
 
     current_password: str = Field(min_length=1, max_length=1024)
     new_password: str = Field(min_length=1, max_length=1024)
@@ -48,7 +58,7 @@ class PasswordChange(BaseModel):
 class UserAdminUpdate(BaseModel):
     """What an admin may change about an account."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"is_active": True}]})
 
     is_active: bool | None = None
     is_admin: bool | None = None
@@ -67,7 +77,8 @@ class PluginInfo(BaseModel):
 
 
 class UploadRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"filename": "book.txt", "content_type": "text/plain", "size": 11}]})  # fmt: skip
 
     filename: str = Field(min_length=1, max_length=1000)
     content_type: str | None = Field(default=None, max_length=255, pattern=r"^[\w.+-]+/[\w.+-]+(;.*)?$")
@@ -102,5 +113,5 @@ class Health(BaseModel):
 
 __all__ = [
     "DownloadTicket", "ErrorBody", "ErrorItem", "Health", "PasswordChange", "PluginInfo", "StoredObject",
-    "Token", "TokenForm", "UploadRequest", "UploadTicket", "UserAdminUpdate",
+    "Token", "TokenError", "TokenForm", "UploadRequest", "UploadTicket", "UserAdminUpdate",
 ]  # fmt: skip

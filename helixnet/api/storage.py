@@ -59,7 +59,9 @@ class _BodyReader:
     "Upload the bytes of an announced artifact (the upload_url of POST /artifacts/upload)", "storage",
     response=StoredObject, auth=False,
     body_content={"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
-    extra_responses={403: "tampered, expired or not a PUT URL", 413: "more bytes than declared or allowed"},
+    extra_responses={403: "tampered, expired or not a PUT URL", 409: "already uploaded",
+                     413: "more bytes than declared or allowed", 422: "fewer bytes than declared",
+                     503: "storage is unavailable"},
 ))  # fmt: skip
 async def storage_object_put(request: Request) -> Response:
     hx = hx_of(request)
@@ -72,7 +74,8 @@ async def storage_object_put(request: Request) -> Response:
 
 @route("GET", "/storage/{token}", Operation(
     "Download an artifact's bytes (the url of GET /artifacts/{id}/download)", "storage", auth=False,
-    extra_responses={200: "the bytes", 403: "tampered, expired or not a GET URL"},
+    response=bytes, description="The body is the artifact's bytes; Content-Type is the artifact's own.",
+    extra_responses={403: "tampered, expired or not a GET URL", 409: "not uploaded yet", 503: "storage is unavailable"},
 ))  # fmt: skip
 async def storage_object_get(request: Request) -> Response:
     hx = hx_of(request)

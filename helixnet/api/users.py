@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from helixnet.api.errors import MalformedRequest
+from helixnet.api.oauth import TOKEN_FORM, read_token_form, token_endpoint
 from helixnet.api.routing import (
     Operation,
     Param,
@@ -22,41 +21,23 @@ from helixnet.api.routing import (
     url_to,
     user_of,
 )
-from helixnet.api.schemas import PasswordChange, Token, TokenForm, UserAdminUpdate
+from helixnet.api.schemas import PasswordChange, Token, TokenError, UserAdminUpdate
 from helixnet.core.schemas import UserCreate, UserRead, UserUpdate
-from helixnet.core.validation import from_pydantic
 from helixnet.errors import AuthenticationFailed, Conflict, ValidationFailed
-
-TOKEN_FORM = {
-    "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/TokenForm"}},
-    "application/json": {"schema": {"$ref": "#/components/schemas/TokenForm"}},
-}
 
 
 @route("POST", "/auth/token", Operation(
     "Get a bearer token (OAuth2 password grant: username is the email)", "auth", response=Token,
-    body_content=TOKEN_FORM, auth=False, extra_responses={401: "wrong credentials", 429: "too many failures"},
+    body_content=TOKEN_FORM, auth=False, error_models={400: TokenError},
+    extra_responses={400: "OAuth2 error: invalid_request, invalid_grant (wrong credentials) or unsupported_grant_type",
+                     429: "too many failures: wait Retry-After seconds"},
 ))  # fmt: skip
+@token_endpoint
 async def issue_token(request: Request) -> Response:
-    form = await _token_form(request)
+    form = await read_token_form(request)
     hx = hx_of(request)
     user = await call(hx.users.authenticate, form.username, form.password, source=client_address(request))
     return model_response(await _token_for(request, user))
-
-
-async def _token_form(request: Request) -> TokenForm:
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/json"):
-        return await json_body(request, TokenForm)
-    try:
-        form = await request.form(max_files=0, max_fields=20)
-        data = {key: value for key, value in form.items() if isinstance(value, str)}
-    except Exception as exc:  # python-multipart's parse errors, a file where a field was expected
-        raise MalformedRequest(f"not a form: {exc}") from exc
-    try:
-        return TokenForm.model_validate(data)
-    except ValidationError as exc:
-        raise from_pydantic(exc, "invalid token request", prefix=["body"]) from exc
 
 
 async def _token_for(request: Request, user: UserRead) -> Token:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from helixnet.private import make_private_dir
 
 #: What a secret looks like when nobody chose one. Refused in production.
 DEFAULT_SECRET = "change-me"
+_ORIGIN = re.compile(r"^https?://[^/?#\s]+$")
 
 
 class Settings(BaseSettings):
@@ -71,6 +73,10 @@ class Settings(BaseSettings):
     admin_email: str | None = Field(default=None, description="First admin, created when there are no users.")
     admin_password: SecretStr | None = Field(default=None, description="Generated and printed once when unset.")
 
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Web origins allowed to call the API from a browser (JSON list); none by default."
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     public_url: str | None = Field(
@@ -113,6 +119,18 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        """An origin is scheme://host[:port] exactly as a browser sends it; a path never matches one."""
+        origins = []
+        for origin in value:
+            origin = origin.strip().rstrip("/")
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin such as https://app.example.org or http://localhost:3000")
+            origins.append(origin)
+        return origins
 
     @property
     def resolved_database_url(self) -> str:

@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -227,6 +227,8 @@ class JobRunner:
         self, claim: Claim, worker_id: str, ctx: JobContext, running: RunningJob, outcome: _Outcome, elapsed: float
     ) -> JobStatus | None:
         now = self._clock()
+        if not outcome.ok and self._storage.protocol == "file":
+            outcome = outcome.without(self._storage.root)
         cancelled = ctx.cancelled and running.cancel_reason not in ("timeout", "shutdown")
         if outcome.ok and not cancelled:
             try:
@@ -294,6 +296,13 @@ class _Outcome:
     @classmethod
     def failed(cls, error: str, *, final: bool = False) -> _Outcome:
         return cls(ok=False, error=error, final=final)
+
+    def without(self, path: str) -> _Outcome:
+        """The failure with ``path`` (the artifact folder) cut out of its texts: an OSError names the
+        file it failed on, and job fields must never show the server's filesystem (issue 9)."""
+        error = self.error.replace(path, "<storage>") if self.error else self.error
+        trace = self.traceback.replace(path, "<storage>") if self.traceback else self.traceback
+        return replace(self, error=error, traceback=trace)
 
 
 def _call(run: Callable[..., Any], ctx: JobContext, params: Any) -> _Outcome:

@@ -6,15 +6,31 @@ Services return these, never ORM rows, so callers hold plain values with no sess
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from helixnet.core.models import ArtifactStatus, JobStatus
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{4,30}[0-9]$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _canonical_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError("must be a UUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6") from None
+
+
+_UUID_SCHEMA = WithJsonSchema({"type": "string", "format": "uuid"})
+#: An id sent by a caller: checked and written in the one form ids are stored in, still a ``str``
+#: in Python (callers pass and compare plain strings), ``format: uuid`` in the OpenAPI document.
+UUIDStr = Annotated[str, AfterValidator(_canonical_uuid), _UUID_SCHEMA]
+#: An id read back from the database: already canonical, so only the schema says what it is.
+UUIDOut = Annotated[str, _UUID_SCHEMA]
 
 
 def normalize_email(value: str) -> str:
@@ -30,7 +46,7 @@ class _Read(BaseModel):
 
 
 class UserRead(_Read):
-    id: str
+    id: UUIDOut
     email: str
     fullname: str | None = None
     phone_number: str | None = None
@@ -41,7 +57,8 @@ class UserRead(_Read):
 
 
 class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"email": "ada@example.org", "password": "correct horse battery", "fullname": "Ada Lovelace"}]})  # fmt: skip
 
     email: str
     password: str
@@ -54,7 +71,8 @@ class UserCreate(BaseModel):
 class UserUpdate(BaseModel):
     """What a user may change about themselves; anything else is refused, not ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"fullname": "Ada Lovelace", "phone_number": "+44 20 7946 0958", "web_url": "https://example.org/ada"}]})  # fmt: skip
 
     fullname: str | None = Field(default=None, max_length=200)
     phone_number: str | None = Field(default=None, max_length=40)
@@ -79,10 +97,10 @@ class UserUpdate(BaseModel):
 
 
 class ArtifactRead(_Read):
-    id: str
-    owner_id: str
-    job_id: str | None = None
-    bucket: str
+    id: UUIDOut
+    owner_id: UUIDOut
+    job_id: UUIDOut | None = None
+    bucket: str = Field(description="where the bytes live: local (the server's folder), memory, or the S3 bucket")
     object_name: str
     filename: str
     content_type: str
@@ -91,13 +109,21 @@ class ArtifactRead(_Read):
     status: ArtifactStatus
     created_at: datetime
 
+    @field_validator("bucket")
+    @classmethod
+    def _logical_bucket(cls, value: str) -> str:
+        # Rows written before issue 9 hold the local folder's absolute path (S3 bucket names never
+        # start with "/"): the API must not show the server's filesystem, so they read as "local".
+        return "local" if value.startswith("/") else value
+
 
 class JobCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The example is what Swagger UI pre-fills: it must be accepted as it stands (issue 9).
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"plugin": "echo", "params": {"message": "hello"}}]})
 
     plugin: str = Field(min_length=1, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)
-    inputs: dict[str, str] = Field(default_factory=dict, description="input name -> artifact id")
+    inputs: dict[str, UUIDStr] = Field(default_factory=dict, description="input name -> artifact id")
     priority: int = Field(default=0, ge=-100, le=100)
     max_retries: int | None = Field(default=None, ge=0, le=100)
     timeout: float | None = Field(default=None, gt=0, le=7 * 24 * 3600, description="seconds")
@@ -105,7 +131,7 @@ class JobCreate(BaseModel):
 
 class JobEventRead(_Read):
     id: int
-    job_id: str
+    job_id: UUIDOut
     created_at: datetime
     level: str
     source: str
@@ -113,14 +139,14 @@ class JobEventRead(_Read):
 
 
 class JobRead(_Read):
-    id: str
-    owner_id: str
+    id: UUIDOut
+    owner_id: UUIDOut
     plugin: str
     status: JobStatus
     progress: float
     message: str | None = None
     params: dict[str, Any]
-    inputs: dict[str, str]
+    inputs: dict[str, UUIDOut] = Field(description="input name -> artifact id")
     result: Any | None = None
     result_path: str | None = None
     error: str | None = None

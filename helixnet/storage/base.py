@@ -40,6 +40,8 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 """Bytes per step when copying: large enough for throughput, small enough to keep memory flat."""
 
 _FOLDER_PROTOCOLS = frozenset({"file", "memory"})
+#: What an artifact's ``bucket`` says on storages that have no bucket (issue 9: no server paths).
+_LOGICAL_BUCKETS = {"file": "local", "local": "local", "memory": "memory"}
 """Backends where rename is cheap, so writes are staged under a temporary name."""
 
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
@@ -167,7 +169,8 @@ class Storage:
     Keys are relative and ``/``-separated (``keys.validate_key``). Attributes: ``url`` as
     opened (options, hence secrets, are not kept in it); ``protocol`` (``"file"``,
     ``"memory"``, ``"s3"``); ``root``, the path keys live under (``bucket/prefix`` on S3);
-    ``bucket``, the S3 bucket, or the root itself for a folder or memory.
+    ``bucket``, the S3 bucket, or the logical name ``"local"`` (a folder) or ``"memory"``: it is
+    recorded on every artifact and shown by the API, which must not reveal the server's paths.
     """
 
     url: str
@@ -181,7 +184,7 @@ class Storage:
         self.url = url
         self.protocol = protocol
         self.root = root.rstrip("/") or "/"
-        self.bucket = self.root if protocol in _FOLDER_PROTOCOLS else self.root.split("/", 1)[0]
+        self.bucket = _LOGICAL_BUCKETS.get(protocol) or self.root.split("/", 1)[0]
         self._staged_by_rename = protocol in _FOLDER_PROTOCOLS
 
     def __repr__(self) -> str:

@@ -6,11 +6,12 @@ The local folder's signed URLs are served by the API itself (``/api/v1/storage/.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from .apihelp import API, Account, sign_in
+from .apihelp import API, Account, sign_in, wait_final
 
 DATA = b"hello, artifact\n" * 100
 
@@ -170,3 +171,31 @@ def test_on_s3_the_bytes_go_to_s3_not_through_the_api(make_hx, make_client, s3_o
     redirect = client.get(f"{API}/artifacts/{done['id']}/download?redirect=true", headers=me.headers,
                           follow_redirects=False)
     assert redirect.status_code == 307 and redirect.headers["location"].startswith(endpoint)
+
+
+def test_no_artifact_or_job_field_shows_the_data_directory(hx: Any, client, alice: Account) -> None:
+    """Issue 9: the bucket is a logical name, and the server's paths stay on the server."""
+    from helixnet.core.models import Artifact
+
+    data_dir = str(hx.settings.data_dir.resolve())
+    files = {"content_key": ("a.txt", b"one two two\n", "text/plain"), "context_key": ("b.txt", b"two\n", "text/plain")}
+    job = client.post(f"{API}/jobs/upload", headers=alice.headers, files=files)
+    assert job.status_code == 201, job.text
+    done = wait_final(client, job.json()["id"], alice.headers)
+    assert done["status"] == "SUCCESS" and done["artifacts"]
+    # A failure whose text names a file in the artifact folder (as an OSError would) shows no path either.
+    failing = client.post(f"{API}/jobs", headers=alice.headers, json={"plugin": "echo", "params": {
+        "fail": True, "message": f"cannot open {hx.storage.root}/users/x/result.json"}})  # fmt: skip
+    failed = wait_final(client, failing.json()["id"], alice.headers)
+    assert failed["status"] == "FAILURE" and "<storage>/users/x/result.json" in failed["error"]
+    events = client.get(f"{API}/jobs/{failed['id']}/events", headers=alice.headers)
+    artifacts = client.get(f"{API}/artifacts", headers=alice.headers)
+    said = {key: value for key, value in failed.items() if key != "params"}  # the params are the caller's own words
+    for answer in (json.dumps(done), json.dumps(said), events.text, artifacts.text):
+        assert data_dir not in answer
+    assert {a["bucket"] for a in artifacts.json()} == {"local"}
+    # A row written before issue 9 still holds the folder's absolute path: it reads as "local" too.
+    with hx.db.write() as session:
+        session.get(Artifact, done["artifacts"][0]["id"]).bucket = hx.storage.root
+    again = client.get(f"{API}/artifacts/{done['artifacts'][0]['id']}", headers=alice.headers).json()
+    assert again["bucket"] == "local" and data_dir not in json.dumps(again)

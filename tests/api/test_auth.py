@@ -25,17 +25,45 @@ def test_token_accepts_json_and_any_email_case(client, alice: Account) -> None:
     assert response.status_code == 200
 
 
-def test_wrong_credentials_are_401_with_the_same_message(client, alice: Account) -> None:
+def test_wrong_credentials_are_invalid_grant_with_the_same_message(client, alice: Account) -> None:
+    """RFC 6749 §5.2: 400 invalid_grant, so OAuth2 clients raise; our detail and errors stay beside it."""
     wrong = client.post(f"{API}/auth/token", data={"username": alice.email, "password": "not the password"})
     unknown = client.post(f"{API}/auth/token", data={"username": "nobody@example.org", "password": "whatever1"})
-    assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json()["detail"] == unknown.json()["detail"]
-    assert wrong.headers["WWW-Authenticate"] == "Bearer"
+    assert wrong.status_code == unknown.status_code == 400
+    assert wrong.json() == unknown.json()
+    assert wrong.json() == {"error": "invalid_grant", "error_description": "incorrect email or password",
+                            "detail": "incorrect email or password", "errors": []}
+    assert wrong.headers["Cache-Control"] == "no-store"
+
+
+def test_token_answers_are_never_cached(client, alice: Account) -> None:
+    good = client.post(f"{API}/auth/token", data={"username": alice.email, "password": alice.password})
+    assert good.status_code == 200 and good.headers["Cache-Control"] == "no-store"
+    assert good.headers["Pragma"] == "no-cache"
+
+
+def test_other_grant_types_are_unsupported(client, alice: Account) -> None:
+    for grant in ("client_credentials", "authorization_code", ""):
+        response = client.post(f"{API}/auth/token", data={"grant_type": grant, "username": alice.email,
+                                                          "password": alice.password})  # fmt: skip
+        assert response.status_code == 400, grant
+        assert response.json()["error"] == "unsupported_grant_type", grant
+        assert response.json()["errors"][0]["loc"] == ["body", "grant_type"]
+    explicit = client.post(f"{API}/auth/token", data={"grant_type": "password", "username": alice.email,
+                                                      "password": alice.password})  # fmt: skip
+    assert explicit.status_code == 200
+
+
+def test_a_body_that_is_no_form_is_invalid_request(client) -> None:
+    response = client.post(f"{API}/auth/token", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_missing_form_fields_are_named(client) -> None:
     response = client.post(f"{API}/auth/token", data={"username": "a@example.org"})
-    assert response.status_code == 422
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request" and "password" in response.json()["error_description"]
     assert ["body", "password"] in [e["loc"] for e in response.json()["errors"]]
 
 
@@ -69,7 +97,7 @@ def test_password_change_revokes_old_tokens(client, alice: Account) -> None:
     assert client.get(f"{API}/users/me", headers=alice.headers).status_code == 401
     assert client.get(f"{API}/users/me", headers=fresh).status_code == 200
     old_login = client.post(f"{API}/auth/token", data={"username": alice.email, "password": alice.password})
-    assert old_login.status_code == 401
+    assert old_login.status_code == 400 and old_login.json()["error"] == "invalid_grant"
 
 
 def test_password_change_needs_the_current_password(client, alice: Account) -> None:
@@ -87,13 +115,14 @@ def test_password_change_needs_the_current_password(client, alice: Account) -> N
 def test_repeated_failures_are_throttled(client, alice: Account) -> None:
     statuses = [client.post(f"{API}/auth/token", data={"username": alice.email, "password": f"wrong {i}"}).status_code
                 for i in range(5)]
-    assert statuses == [401] * 5
+    assert statuses == [400] * 5
     locked = client.post(f"{API}/auth/token", data={"username": alice.email, "password": alice.password})
     assert locked.status_code == 429
     assert 1 <= int(locked.headers["Retry-After"]) <= 60
+    assert locked.headers["Cache-Control"] == "no-store" and locked.json()["detail"]
     # another account is not affected
     other = client.post(f"{API}/auth/token", data={"username": "x@example.org", "password": "whatever1"})
-    assert other.status_code == 401
+    assert other.status_code == 400
 
 
 def test_lockout_ends(hx: Any, client, alice: Account) -> None:

@@ -212,3 +212,14 @@ def test_upload_over_the_limit_is_413(make_hx, make_client) -> None:
     response = client.post(f"{API}/jobs/upload", headers=me, files={"content_key": ("a.txt", b"x" * 5000)})
     assert response.status_code == 413
     assert client.get(f"{API}/artifacts", headers=me).json() == []
+
+
+def test_ids_are_uuids_on_the_wire_and_str_in_python(hx, client, alice: Account) -> None:
+    """Issue 9: the document says format: uuid, so a non-UUID id is refused with the field named."""
+    bad = client.post(f"{API}/jobs", headers=alice.headers, json={"plugin": "textstats", "inputs": {"content": "nope"}})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "inputs", "content"]
+    listed = client.get(f"{API}/artifacts?job_id=nope", headers=alice.headers)
+    assert listed.status_code == 422 and listed.json()["errors"][0]["loc"] == ["query", "job_id"]
+    job = hx.jobs.submit(hx.users.get(alice.id), "echo")
+    assert isinstance(job.id, str) and isinstance(job.owner_id, str)  # the Python API still hands out str ids
+    assert hx.jobs.get(job.id).id == job.id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -121,3 +122,62 @@ def test_mounted_inside_another_app(hx) -> None:
         assert client.get("/svc/api/v1/docs").status_code == 200
         assert "/svc/api/v1/docs/static/swagger-ui-bundle.js" in client.get("/svc/api/v1/docs").text
         assert client.options("/svc/api/v1/jobs").headers["Allow"] == "GET, HEAD, POST"
+
+
+def test_ids_are_uuids_and_downloads_are_binary(client) -> None:
+    """Issue 6 of #9: generated clients type ids as UUIDs and the storage GET as a file."""
+    spec = client.get(f"{API}/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    uuid = {"type": "string", "format": "uuid"}
+    for model, fields in {"JobRead": ("id", "owner_id"), "ArtifactRead": ("id", "owner_id"), "UserRead": ("id",),
+                          "JobEventRead": ("job_id",)}.items():  # fmt: skip
+        for field in fields:
+            assert uuid.items() <= schemas[model]["properties"][field].items(), (model, field)
+    assert schemas["ArtifactRead"]["properties"]["job_id"]["anyOf"] == [uuid, {"type": "null"}]
+    assert schemas["JobRead"]["properties"]["inputs"]["additionalProperties"] == uuid
+    assert schemas["JobCreate"]["properties"]["inputs"]["additionalProperties"] == uuid
+    assert "format" not in str(schemas["JobPage"]["properties"]["next_cursor"])  # a cursor, not an id
+    download = spec["paths"][f"{API}/storage/{{token}}"]["get"]["responses"]["200"]["content"]
+    assert download == {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+
+
+def test_each_operation_lists_only_what_it_can_answer(client) -> None:
+    spec = client.get(f"{API}/openapi.json").json()
+    statuses = {(method.upper(), path.removeprefix(API)): set(op["responses"])
+                for path, ops in spec["paths"].items() for method, op in ops.items()}  # fmt: skip
+    assert statuses[("GET", "/health")] == {"200", "503"}
+    assert statuses[("POST", "/auth/token")] == {"200", "400", "413", "429"}
+    assert statuses[("GET", "/users/me")] == {"200", "401"}
+    assert statuses[("GET", "/users/{user_id}")] == {"200", "401", "403", "404"}
+    assert statuses[("GET", "/jobs/{job_id}")] == {"200", "401", "404"}
+    assert statuses[("POST", "/jobs")] == {"202", "400", "401", "404", "409", "413", "422"}
+    assert statuses[("GET", "/storage/{token}")] == {"200", "403", "404", "409", "503"}
+    everything = {"400", "401", "403", "404", "409", "413", "422", "429", "503"}
+    assert not [key for key, codes in statuses.items() if everything <= codes]
+    token_400 = spec["paths"][f"{API}/auth/token"]["post"]["responses"]["400"]["content"]["application/json"]
+    assert token_400["schema"] == {"$ref": "#/components/schemas/TokenError"}
+    assert list(spec["paths"][f"{API}/auth/token"]["post"]["requestBody"]["content"]) == [
+        "application/x-www-form-urlencoded"]
+
+
+def test_every_prefilled_example_is_accepted(client) -> None:
+    """Issue 7 of #9: Swagger UI's "Try it out" sends the examples as they stand; each must validate."""
+    from helixnet.api.app import api_routes
+
+    spec = client.get(f"{API}/openapi.json").json()
+    bodies = {(r.method, API + re.sub(r":\w+}", "}", r.path)): r.operation.body for r in api_routes()}
+    checked = 0
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            content = op.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                example = content["application/json"].get("example")
+                assert example is not None, f"{method} {path} has no example: Swagger would send 'string'"
+                bodies[(method.upper(), path)].model_validate_json(json.dumps(example), strict=True)
+                checked += 1
+    assert checked == 6  # PUT /users/me, password, POST /users, PATCH /users/{id}, POST /jobs, /artifacts/upload
+    form = spec["paths"][f"{API}/jobs/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    params = json.loads(form["properties"]["params"]["examples"][0])
+    assert params == {"top": 5}
+    hx_plugin = client.app.state.hx.plugins.get_or_raise(form["properties"]["plugin"]["examples"][0])
+    hx_plugin.Params.model_validate(params)

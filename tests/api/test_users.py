@@ -69,7 +69,7 @@ def test_admin_creates_lists_and_manages_users(client, admin: Account, alice: Ac
     assert deactivated.status_code == 200 and deactivated.json()["is_active"] is False
     assert client.get(f"{API}/users/me", headers=carol_headers).status_code == 401
     login = client.post(f"{API}/auth/token", data={"username": "carol@example.org", "password": "reset password 1"})
-    assert login.status_code == 401
+    assert login.status_code == 400 and login.json()["error"] == "invalid_grant"
 
 
 def test_admin_user_errors(client, admin: Account) -> None:

@@ -260,7 +260,7 @@ def test_attributes(storage: Storage) -> None:
         assert storage.bucket == "helixnet-tests"
         assert storage.root.startswith("helixnet-tests/")
     else:
-        assert storage.bucket == storage.root
+        assert storage.bucket == {"file": "local", "memory": "memory"}[storage.protocol]
         assert storage.root.startswith("/")
 
 
@@ -340,7 +340,7 @@ def test_file_url_creates_the_folder(tmp_path: Path) -> None:
     folder = tmp_path / "not" / "yet" / "there"
     storage = open_storage(folder.as_uri())
     assert folder.is_dir()
-    assert (storage.protocol, storage.root, storage.bucket) == ("file", str(folder), str(folder))
+    assert (storage.protocol, storage.root, storage.bucket) == ("file", str(folder), "local")
     storage.write("k/v.bin", b"bytes")
     assert (folder / "k" / "v.bin").read_bytes() == b"bytes"
 
@@ -348,7 +348,7 @@ def test_file_url_creates_the_folder(tmp_path: Path) -> None:
 def test_memory_url_is_rooted_at_its_name() -> None:
     name = f"helixnet-test-{uuid.uuid4().hex}"
     storage = open_storage(f"memory://{name}")
-    assert (storage.protocol, storage.root, storage.bucket) == ("memory", f"/{name}", f"/{name}")
+    assert (storage.protocol, storage.root, storage.bucket) == ("memory", f"/{name}", "memory")
     assert storage.full_path("k") == f"/{name}/k"
 
 
