@@ -54,8 +54,14 @@ class Settings(BaseSettings):
     sweeper: bool = Field(default=True, description="Run the sweeper in this process (hx.start()).")
 
     max_upload_bytes: int = Field(default=5 * 1024**3, gt=0, description="Largest artifact accepted, in bytes.")
-    upload_url_expires_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
-    download_url_expires_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+    upload_url_expires_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600,
+                                            description="Lifetime of an upload URL; also its maximum.")  # fmt: skip
+    download_url_expires_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600,
+                                              description="Lifetime of a download URL unless asked otherwise.")  # fmt: skip
+    download_url_max_expires_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600,
+                                                  description="Longest download URL a client may ask for.")  # fmt: skip
+    upload_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=3600,
+                                               description="An upload body silent this long is aborted.")  # fmt: skip
 
     login_max_failures: int = Field(default=5, ge=1, description="Failed logins of one account before a pause.")
     login_lockout_seconds: float = Field(default=60.0, gt=0, description="How long that pause lasts.")
@@ -98,6 +104,11 @@ class Settings(BaseSettings):
     def check(self) -> None:
         """Fail fast on settings that cannot work, before anything starts."""
         self.signing_keys()
+        if self.download_url_expires_seconds > self.download_url_max_expires_seconds:
+            raise ConfigurationError(
+                "HELIXNET_DOWNLOAD_URL_EXPIRES_SECONDS is longer than HELIXNET_DOWNLOAD_URL_MAX_EXPIRES_SECONDS",
+                errors=[{"loc": ["download_url_expires_seconds"], "msg": "must not exceed the maximum"}],
+            )
 
 
 def _local_secret(data_dir: Path) -> str:
