@@ -128,8 +128,12 @@ class Storage:
         # The temporary name has a fixed length, so a 255-byte filename still fits beside it.
         temp = f"{path.rsplit('/', 1)[0]}/.helixnet-{uuid.uuid4().hex}.part"
         target = temp if self._staged_by_rename else path
-        with _translate("opening for write", key, missing_is_not_found=False):
-            file = self._open_target(path, target)
+        try:
+            with _translate("opening for write", key, missing_is_not_found=False):
+                file = self._open_target(path, target)
+        except BaseException:
+            self._prune(key)  # the folders made for it, if the open itself failed
+            raise
 
         def finish() -> None:
             try:

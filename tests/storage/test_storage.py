@@ -207,6 +207,26 @@ def test_failed_writes_and_deletes_leave_no_empty_folders(storage: Storage) -> N
     assert read_all(storage, KEY) == b"the root still works"
 
 
+def test_a_write_that_cannot_open_leaves_no_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folders are made, then the open fails (a full disk here, which a test cannot make)."""
+    import errno
+
+    storage = open_storage(f"file://{tmp_path / 'root'}")
+    storage.write("users/u1/artifacts/a0/kept.bin", b"kept")
+
+    def disk_full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(storage.fs, "open", disk_full)
+    with pytest.raises(StorageError):
+        storage.write("users/u1/artifacts/a1/x.bin", b"x")
+    with pytest.raises(StorageError):
+        storage.write("users/u2/artifacts/a1/x.bin", b"x")
+    assert sorted(str(p.relative_to(tmp_path / "root")) for p in (tmp_path / "root").rglob("*")) == [
+        "users", "users/u1", "users/u1/artifacts", "users/u1/artifacts/a0", "users/u1/artifacts/a0/kept.bin",
+    ]  # fmt: skip
+
+
 def test_failed_writes_keep_the_previous_object(storage: Storage) -> None:
     storage.write(KEY, b"v1")
     with pytest.raises(PayloadTooLarge):
