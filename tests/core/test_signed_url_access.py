@@ -34,7 +34,11 @@ def available(hx: Any, user: Any) -> Any:
     ],
     ids=["deactivated", "password-changed", "tokens-revoked"],
 )
-def test_urls_issued_before_a_revocation_are_refused(hx: Any, user: Any, revoke: Callable[..., Any]) -> None:
+def test_urls_issued_before_a_revocation_are_refused(
+    make_hx: Callable[..., Any], database: str, revoke: Callable[..., Any]
+) -> None:
+    hx = make_hx(database, start=False)
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
     done = available(hx, user)
     get = hx.artifacts.download_request(done.id, user).token
     pending = hx.artifacts.begin_upload(user, "later.csv", len(DATA))
