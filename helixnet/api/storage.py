@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 import anyio
@@ -105,8 +106,9 @@ async def storage_object_put(request: Request) -> Response:
     upload: Upload = await write(hx.artifacts.begin_receive, grant)
     body = _Body(request, hx.settings.upload_idle_timeout_seconds)
     try:
-        async for chunk in body.chunks():
-            await write(upload.write, chunk)
+        async with aclosing(body.chunks()) as chunks:
+            async for chunk in chunks:
+                await write(upload.write, chunk)
         written = await write(upload.finish)
     except BaseException as exc:
         with anyio.CancelScope(shield=True):  # also when the server is stopping: leave nothing
