@@ -11,7 +11,7 @@ its own: a slow client holds no thread, and uploads never starve the default poo
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -64,7 +64,7 @@ class _Body:
         self._idle = idle_seconds
         self.received = 0
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
         buffer = bytearray()
         more = True
         while more:
