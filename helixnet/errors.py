@@ -11,6 +11,7 @@ Adapters translate the errors of SQLAlchemy, huey, fsspec and botocore at their 
      ├── PermissionDenied         authenticated but not allowed
      ├── PayloadTooLarge          more bytes than declared or allowed
      ├── RateLimited              too many attempts; ``retry_after`` says how many seconds to wait
+     ├── RequestTimeout           the client stopped sending its request body for too long
      ├── QueueUnavailable         the queue backend did not answer
      ├── StorageError             the storage backend failed
      │    └── ObjectNotFound      no object at that key
@@ -74,6 +75,10 @@ class RateLimited(HelixNetError):
         self.retry_after = retry_after
 
 
+class RequestTimeout(HelixNetError):
+    """The client sent nothing for longer than allowed (an upload gone silent); its request is dropped."""
+
+
 class QueueUnavailable(HelixNetError):
     pass
 
@@ -110,6 +115,7 @@ __all__ = [
     "PluginError",
     "QueueUnavailable",
     "RateLimited",
+    "RequestTimeout",
     "StorageError",
     "ValidationFailed",
     "WaitTimeout",

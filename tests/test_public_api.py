@@ -30,6 +30,7 @@ EXPECTED = [
     "PluginError",
     "QueueUnavailable",
     "RateLimited",
+    "RequestTimeout",
     "Settings",
     "StorageError",
     "UserCreate",

@@ -100,13 +100,16 @@ async def read_artifact(request: Request) -> Response:
     "A short-lived download URL (redirect=true answers 307 to it)", "artifacts", response=DownloadTicket,
     params=(
         Param("redirect", {"type": "boolean", "default": False}),
-        Param("expires_in", {"type": "integer", "minimum": 1, "maximum": 604800}, "seconds; default 300"),
+        Param("expires_in", {"type": "integer", "minimum": 1},
+              "seconds; default HELIXNET_DOWNLOAD_URL_EXPIRES_SECONDS (300), "
+              "at most HELIXNET_DOWNLOAD_URL_MAX_EXPIRES_SECONDS (3600)"),
     ),
     extra_responses={307: "redirect to the download URL", 409: "not uploaded yet", 503: "storage is unavailable"},
 ))  # fmt: skip
 async def download_artifact(request: Request) -> Response:
     hx = hx_of(request)
-    expires_in = query_int(request, "expires_in", hx.settings.download_url_expires_seconds, 1, 7 * 24 * 3600)
+    expires_in = query_int(request, "expires_in", hx.settings.download_url_expires_seconds, 1,
+                           hx.artifacts.download_max_expires_seconds)  # fmt: skip
     redirect = query_bool(request, "redirect")
     signed = await call(hx.artifacts.download_request, path_id(request, "artifact_id"), user_of(request),
                         expires_in=expires_in)  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -26,6 +27,7 @@ from helixnet.errors import (
     PluginError,
     QueueUnavailable,
     RateLimited,
+    RequestTimeout,
     StorageError,
     ValidationFailed,
     WaitTimeout,
@@ -45,6 +47,7 @@ STATUS_OF: tuple[tuple[type[HelixNetError], int], ...] = (
     (PermissionDenied, 403),
     (NotFound, 404),
     (Conflict, 409),
+    (RequestTimeout, 408),
     (PayloadTooLarge, 413),
     (ValidationFailed, 422),
     (RateLimited, 429),
@@ -84,7 +87,7 @@ async def helixnet_error(request: Request, exc: Exception) -> Response:
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     if status >= 500:
         # The detail of a backend failure may name hosts or paths: log it, answer generically.
-        log.error("%s %s failed: %s", request.method, request.url.path, exc.detail, exc_info=exc)
+        log.error("%s %s failed: %s", request.method, loggable_path(request), exc.detail, exc_info=exc)
         detail = {503: "a backend service is unavailable; try again shortly", 504: "timed out"}.get(
             status, "internal error"
         )
@@ -123,10 +126,21 @@ def allowed_methods(routes: list[Any], scope: dict[str, Any]) -> set[str]:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    log.error("%s %s raised", request.method, request.url.path, exc_info=exc)
+    log.error("%s %s raised", request.method, loggable_path(request), exc_info=exc)
     return error_response(500, "internal error")
+
+
+_STORAGE_TOKEN = re.compile(r"(/storage/)[^/?#]+")
+
+
+def loggable_path(request: Request) -> str:
+    """The request's path fit for a log: a storage URL's token is its whole authorisation, so it
+    never goes to a log (issue 8); the artifact it is for is named instead, once it is known."""
+    artifact_id = getattr(request.state, "artifact_id", None)
+    shown = f"[artifact {artifact_id}]" if artifact_id else "[token]"
+    return _STORAGE_TOKEN.sub(lambda match: match.group(1) + shown, request.url.path)
 
 
 EXCEPTION_HANDLERS = {HelixNetError: helixnet_error, HTTPException: http_error, Exception: server_error}
 
-__all__ = ["EXCEPTION_HANDLERS", "MalformedRequest", "STATUS_OF", "error_response", "status_of"]
+__all__ = ["EXCEPTION_HANDLERS", "MalformedRequest", "STATUS_OF", "error_response", "loggable_path", "status_of"]

@@ -4,26 +4,32 @@ Small files may go through ``create``. Big ones take two steps so their bytes ne
 the app on S3: ``begin_upload`` records a PENDING row and ``upload_request`` hands out a short-lived
 signed PUT (S3's own presigned URL, or a token for the app's storage route on a local folder);
 ``complete`` then checks what arrived and makes the artifact AVAILABLE. ``download_request`` is
-the same for reading. ``redeem``, ``receive`` and ``send`` are what the app's storage route calls
-for backends with no URLs of their own.
+the same for reading. ``redeem``, ``begin_receive`` (or ``receive``) and ``send`` are what the
+app's storage route calls for backends with no URLs of their own.
+
+A signed URL is issued to a user (the caller, or the owner when trusted code asks) and dies with
+that user's access: ``redeem`` refuses it once they are deactivated or their tokens revoked. Its
+lifetime is capped by settings (issue 8: URLs outlived their users, and could last a week).
 """
 
 from __future__ import annotations
 
-import mimetypes
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import IO, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from helixnet.core.config import Settings
 from helixnet.core.db import Database
-from helixnet.core.models import Artifact, ArtifactStatus, new_id, utcnow
+from helixnet.core.mediatypes import MAX_CONTENT_TYPE_CHARS, guess_content_type, well_formed_media_type
+from helixnet.core.mediatypes import checked_content_type as _content_type
+from helixnet.core.models import Artifact, ArtifactStatus, User, new_id, utcnow
 from helixnet.core.presign import ObjectGrant, ObjectUrlSigner, SignedRequest
+from helixnet.core.presign import lifetime as _lifetime
 from helixnet.core.schemas import ArtifactRead
+from helixnet.core.uploads import Upload, too_large
 from helixnet.core.users import UserRef, user_id_of
 from helixnet.errors import (
     Conflict,
@@ -43,12 +49,13 @@ from helixnet.storage import (
 )
 from helixnet.storage.base import S3_MAX_PUT_BYTES
 
-MAX_CONTENT_TYPE_CHARS = 255
-"""The width of ``artifacts.content_type``; it also travels in a signed header."""
-
-
-def guess_content_type(filename: str) -> str:
-    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+_REDEEM = (
+    select(Artifact.status, Artifact.object_name, User.is_active, User.token_version)
+    .select_from(Artifact)
+    .outerjoin(User, User.id == bindparam("p_user"))
+    .where(Artifact.id == bindparam("p_artifact"))
+)
+"""What a storage URL is checked against on every use: two primary-key lookups in one query."""
 
 
 def can_see(viewer: UserRef | None, owner_id: str) -> bool:
@@ -70,6 +77,7 @@ class ArtifactService:
         url_signer: ObjectUrlSigner,
         upload_expires_seconds: int = 3600,
         download_expires_seconds: int = 300,
+        download_max_expires_seconds: int | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._db = db
@@ -78,6 +86,9 @@ class ArtifactService:
         self._signer = url_signer
         self._upload_expires = upload_expires_seconds
         self._download_expires = download_expires_seconds
+        # An upload URL lives at most the configured time; a download URL may be asked for longer,
+        # up to its own maximum (HELIXNET_DOWNLOAD_URL_MAX_EXPIRES_SECONDS).
+        self._download_max = max(download_expires_seconds, download_max_expires_seconds or 0)
         self._clock = clock
 
     @classmethod
@@ -92,12 +103,18 @@ class ArtifactService:
             url_signer=ObjectUrlSigner(settings.signing_keys()),
             upload_expires_seconds=settings.upload_url_expires_seconds,
             download_expires_seconds=settings.download_url_expires_seconds,
+            download_max_expires_seconds=settings.download_url_max_expires_seconds,
             clock=clock,
         )
 
     @property
     def storage(self) -> Storage:
         return self._storage
+
+    @property
+    def download_max_expires_seconds(self) -> int:
+        """The longest lifetime a download URL may be asked for."""
+        return self._download_max
 
     def create(
         self,
@@ -116,7 +133,10 @@ class ArtifactService:
         safe_name = sanitize_filename(filename)
         key = artifact_key(owner_id, artifact_id, safe_name)
         limit = min(max_bytes or self._max_upload_bytes, self._max_upload_bytes)
-        written = self._storage.write(key, data, max_bytes=limit)
+        try:
+            written = self._storage.write(key, data, max_bytes=limit)
+        except PayloadTooLarge as exc:
+            raise too_large(artifact_id, limit) from exc
         try:
             with self._db.write() as session:
                 row = Artifact(
@@ -210,10 +230,10 @@ class ArtifactService:
         self, artifact_id: str, user: UserRef | None = None, *, expires_in: int | None = None
     ) -> SignedRequest:
         """A signed PUT for a PENDING artifact's bytes: exactly the declared size, once."""
-        artifact = self.get(artifact_id, user)
+        seconds = _lifetime(expires_in, self._upload_expires, self._upload_expires)
+        artifact, holder = self._issuing(artifact_id, user)
         if artifact.status != ArtifactStatus.PENDING:
             raise Conflict(f"artifact {artifact_id} is already uploaded")
-        seconds = self._upload_expires if expires_in is None else expires_in
         headers = {"Content-Type": artifact.content_type}
         url = self._storage.presign(
             artifact.object_name,
@@ -225,7 +245,7 @@ class ArtifactService:
         )
         if url is not None:
             headers["If-None-Match"] = "*"  # signed: S3 refuses a second upload to the key
-        return self._signed(artifact, "PUT", seconds, url, headers, artifact.size)
+        return self._signed(artifact, holder, "PUT", seconds, url, headers, artifact.size)
 
     def complete(self, artifact_id: str, user: UserRef | None = None) -> ArtifactRead:
         """Check what was uploaded and make the artifact AVAILABLE; again on AVAILABLE is a no-op.
@@ -259,11 +279,11 @@ class ArtifactService:
     def download_request(
         self, artifact_id: str, user: UserRef | None = None, *, expires_in: int | None = None
     ) -> SignedRequest:
-        """A signed GET for an AVAILABLE artifact's bytes."""
-        artifact = self.get(artifact_id, user)
+        """A signed GET for an AVAILABLE artifact's bytes, for at most the configured maximum."""
+        seconds = _lifetime(expires_in, self._download_expires, self._download_max)
+        artifact, holder = self._issuing(artifact_id, user)
         if artifact.status != ArtifactStatus.AVAILABLE:
             raise Conflict(f"artifact {artifact_id} is not uploaded yet")
-        seconds = self._download_expires if expires_in is None else expires_in
         url = self._storage.presign(
             artifact.object_name,
             "GET",
@@ -271,27 +291,31 @@ class ArtifactService:
             content_type=artifact.content_type,
             filename=artifact.filename,
         )
-        return self._signed(artifact, "GET", seconds, url, {}, artifact.size)
+        return self._signed(artifact, holder, "GET", seconds, url, {}, artifact.size)
 
     def redeem(self, token: str, method: str) -> ObjectGrant:
-        """Check a token from the app's storage URL: genuine, unexpired, and the artifact still wants it."""
+        """Check a token from the app's storage URL: genuine, unexpired, its user's access intact,
+        and the artifact still wants it. One query, by primary keys: this runs on every request."""
         grant = self._signer.verify(token, method, self._clock())
         with self._db.read() as session:
-            row = session.get(Artifact, grant.artifact_id)
-            if row is None or row.status == ArtifactStatus.DELETED or row.object_name != grant.key:
-                raise NotFound(f"artifact {grant.artifact_id} not found")
-            status = row.status
+            row = session.execute(_REDEEM, {"p_user": grant.user_id, "p_artifact": grant.artifact_id}).first()
+        if row is None or row.status == ArtifactStatus.DELETED or row.object_name != grant.key:
+            raise NotFound(f"artifact {grant.artifact_id} not found")
+        # is_active is None when the outer join found no such user (deleted).
+        if not row.is_active or row.token_version != grant.token_version:
+            raise PermissionDenied("signed URL revoked: its user was deactivated or signed out everywhere")
+        status = row.status
         if grant.method == "PUT" and status != ArtifactStatus.PENDING:
             raise Conflict(f"artifact {grant.artifact_id} is already uploaded")
         if grant.method == "GET" and status != ArtifactStatus.AVAILABLE:
             raise Conflict(f"artifact {grant.artifact_id} is not uploaded yet")
         return grant
 
-    def receive(self, grant: ObjectGrant, source: ByteSource) -> WriteResult:
-        """Stream an upload to the grant's key: exactly the declared size, never over a limit.
+    def begin_receive(self, grant: ObjectGrant) -> Upload:
+        """Start an upload to the grant's key, to be fed chunk by chunk (see ``core.uploads``).
 
         Like S3 with our signed headers, a key takes one upload (``complete`` discards a wrong
-        one), and a body of another size is refused; on any error nothing is left at the key.
+        one), a body of another size is refused, and on any error nothing is left at the key.
         """
         _require_method(grant, "PUT")
         if self._storage.exists(grant.key):
@@ -299,18 +323,18 @@ class ArtifactService:
         limit = self._max_upload_bytes
         if grant.max_bytes is not None:
             limit = min(limit, grant.max_bytes)
+        return Upload(self._storage.begin_write(grant.key, max_bytes=limit), grant, limit)
+
+    def receive(self, grant: ObjectGrant, source: ByteSource) -> WriteResult:
+        """``begin_receive`` fed from a blocking ``source`` until it ends: exactly the declared size."""
+        upload = self.begin_receive(grant)
         try:
-            with self._storage.open_write(grant.key, max_bytes=limit) as out:
-                while chunk := source.read(DEFAULT_CHUNK_SIZE):
-                    out.write(chunk)
-                if grant.max_bytes is not None and out.tell() != grant.max_bytes:
-                    msg = f"{out.tell()} bytes sent, {grant.max_bytes} declared"
-                    raise ValidationFailed.field(["body"], msg)
-        except PayloadTooLarge as exc:
-            errors = [{"loc": ["body"], "msg": f"must be at most {limit} bytes"}]
-            detail = f"more than the {limit} bytes allowed for artifact {grant.artifact_id}"
-            raise PayloadTooLarge(detail, errors=errors) from exc
-        return out.result
+            while chunk := source.read(DEFAULT_CHUNK_SIZE):
+                upload.write(chunk)
+        except BaseException:
+            upload.abort()
+            raise
+        return upload.finish()
 
     def send(self, grant: ObjectGrant) -> BinaryIO:
         """A stream over the grant's object, for the app to copy to the client; the caller closes it."""
@@ -320,9 +344,20 @@ class ArtifactService:
         except ObjectNotFound as exc:
             raise NotFound(f"artifact {grant.artifact_id} has no content") from exc
 
+    def _issuing(self, artifact_id: str, user: UserRef | None) -> tuple[ArtifactRead, tuple[str, int]]:
+        """The artifact, and who a URL for it is issued to: the caller, or the owner for trusted code."""
+        with self._db.read() as session:
+            artifact = self._visible(session, artifact_id, user)
+            holder_id = artifact.owner_id if user is None else user_id_of(user)
+            holder = session.get(User, holder_id)
+            if holder is None:
+                raise NotFound(f"user {holder_id} not found")
+            return ArtifactRead.model_validate(artifact), (holder.id, holder.token_version)
+
     def _signed(
         self,
         artifact: ArtifactRead,
+        holder: tuple[str, int],
         method: str,
         seconds: int,
         url: str | None,
@@ -342,6 +377,8 @@ class ArtifactService:
             filename=artifact.filename,
             content_type=artifact.content_type,
             expires_at=expires_at,
+            user_id=holder[0],
+            token_version=holder[1],
         )
         token = self._signer.sign(grant)
         return SignedRequest(method=method, url=None, token=token, headers=headers, expires_at=expires_at)
@@ -354,39 +391,9 @@ class ArtifactService:
         return row
 
 
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_MEDIA_TYPE = re.compile(
-    rf"^{_TOKEN}/{_TOKEN}(\s*;\s*{_TOKEN}=({_TOKEN}|\"([\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*\"))*$"
-)
-
-
-def is_media_type(value: str) -> bool:
-    """RFC 9110's ``type/subtype *(; name=value)``, in ASCII, at most MAX_CONTENT_TYPE_CHARS long."""
-    return len(value) <= MAX_CONTENT_TYPE_CHARS and _MEDIA_TYPE.match(value) is not None
-
-
-def well_formed_media_type(content_type: str | None) -> str | None:
-    """A label a client gave a file: kept when well formed, else ``application/octet-stream``; None if absent.
-
-    A multipart part labelled ``not a media type at all`` must not be served back as such (issue 8).
-    """
-    if not isinstance(content_type, str) or not content_type.strip():
-        return None
-    value = content_type.strip()
-    return value if is_media_type(value) else "application/octet-stream"
-
-
-def _content_type(content_type: str | None, filename: str) -> str:
-    """The declared type, checked because it becomes a (signed) header; guessed when not given."""
-    if content_type is None or (isinstance(content_type, str) and not content_type.strip()):
-        return guess_content_type(filename)
-    value = content_type.strip() if isinstance(content_type, str) else ""
-    if not is_media_type(value):
-        msg = f"must be a media type such as text/csv: printable ASCII, {MAX_CONTENT_TYPE_CHARS} at most"
-        raise ValidationFailed.field(["content_type"], msg)
-    return value
-
-
 def _require_method(grant: ObjectGrant, method: str) -> None:
     if grant.method != method:
         raise PermissionDenied(f"this URL is for {grant.method}, not {method}")
+
+
+__all__ = ["MAX_CONTENT_TYPE_CHARS", "ArtifactService", "can_see", "guess_content_type"]

@@ -59,8 +59,14 @@ class Settings(BaseSettings):
     sweeper: bool = Field(default=True, description="Run the sweeper in this process (hx.start()).")
 
     max_upload_bytes: int = Field(default=5 * 1024**3, gt=0, description="Largest artifact accepted, in bytes.")
-    upload_url_expires_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
-    download_url_expires_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+    upload_url_expires_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600,
+                                            description="Lifetime of an upload URL; also its maximum.")  # fmt: skip
+    download_url_expires_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600,
+                                              description="Lifetime of a download URL unless asked otherwise.")  # fmt: skip
+    download_url_max_expires_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600,
+                                                  description="Longest download URL a client may ask for.")  # fmt: skip
+    upload_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=3600,
+                                               description="An upload body silent this long is aborted.")  # fmt: skip
 
     login_max_failures: int = Field(
         default=5, ge=1, description="Failed sign-ins of one account from one address per window before a pause."
@@ -164,6 +170,11 @@ class Settings(BaseSettings):
                 "in production set HELIXNET_ALLOWED_HOSTS (the host names clients use) or HELIXNET_PUBLIC_URL: "
                 "otherwise absolute URLs follow whatever Host header a client sends",
                 errors=[{"loc": ["allowed_hosts"], "msg": "required in production unless public_url is set"}],
+            )
+        if self.download_url_expires_seconds > self.download_url_max_expires_seconds:
+            raise ConfigurationError(
+                "HELIXNET_DOWNLOAD_URL_EXPIRES_SECONDS is longer than HELIXNET_DOWNLOAD_URL_MAX_EXPIRES_SECONDS",
+                errors=[{"loc": ["download_url_expires_seconds"], "msg": "must not exceed the maximum"}],
             )
 
 

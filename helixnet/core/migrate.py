@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from helixnet.queue.postgres import is_queue_table
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Leave the PostgreSQL queue's tables (``helixnet_queue_*``, huey's own DDL) out of schema comparisons.
+
+    A deployment on PostgreSQL alone keeps its queue in the same database; those tables are not
+    the models', and autogenerate must not offer to drop them.
+    """
+    table = obj.table.name if type_ in ("index", "column", "unique_constraint", "foreign_key_constraint") else name
+    return not (reflected and compare_to is None and is_queue_table(str(table)))
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -5,6 +5,8 @@ folder or memory has no URL of its own: the API streams those bytes itself, and 
 here is the whole authorisation of one such request. It binds the key, the method, the size
 limit, the artifact, the filename, the content type and the expiry, and it is signed with a salt
 of its own, so a login token is never a storage token and a storage token never logs anyone in.
+It also names the user it was issued to and their ``token_version`` then: the service refuses it
+once that user is deactivated or their tokens are revoked (issue 8: URLs outlived their user).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from itsdangerous import BadData, URLSafeSerializer
 
-from helixnet.errors import PermissionDenied
+from helixnet.errors import PermissionDenied, ValidationFailed
 
 STORAGE_URL_SALT = "helixnet.storage-url"
 """Differs from ``TokenSigner``'s salt: same keys, yet neither kind of token passes for the other."""
@@ -46,6 +48,7 @@ class ObjectGrant:
 
     ``max_bytes`` is the declared size for an upload (the most the app accepts) and the stored
     size for a download; ``filename`` and ``content_type`` are what the app answers with.
+    ``user_id`` is who the URL was issued to and ``token_version`` their version at that time.
     """
 
     key: str
@@ -55,6 +58,8 @@ class ObjectGrant:
     filename: str
     content_type: str
     expires_at: datetime
+    user_id: str
+    token_version: int
 
 
 class ObjectUrlSigner:
@@ -81,6 +86,8 @@ class ObjectUrlSigner:
                 "a": grant.artifact_id,
                 "f": grant.filename,
                 "t": grant.content_type,
+                "u": grant.user_id,
+                "v": grant.token_version,
                 "exp": int(_aware(grant.expires_at).timestamp()),
             }
         )
@@ -104,13 +111,23 @@ class ObjectUrlSigner:
         return grant
 
 
+def lifetime(expires_in: int | None, default: int, most: int) -> int:
+    """Seconds a signed URL lives: ``default``, or what was asked for, 1 to ``most``."""
+    if expires_in is None:
+        return default
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int) or not 1 <= expires_in <= most:
+        raise ValidationFailed.field(["expires_in"], f"must be a whole number of seconds from 1 to {most}")
+    return expires_in
+
+
 def _grant(payload: Any) -> ObjectGrant | None:
-    """The grant in a correctly signed payload, or ``None`` if its shape is wrong (old format)."""
+    """The grant in a correctly signed payload, or ``None`` if its shape is wrong (an older format)."""
     if not isinstance(payload, dict):
         return None
     key, method, artifact_id = payload.get("k"), payload.get("m"), payload.get("a")
     filename, content_type = payload.get("f"), payload.get("t")
     max_bytes, exp = payload.get("n"), payload.get("exp")
+    user_id, token_version = payload.get("u"), payload.get("v")
     if not (
         isinstance(key, str)
         and isinstance(artifact_id, str)
@@ -118,6 +135,8 @@ def _grant(payload: Any) -> ObjectGrant | None:
         and isinstance(content_type, str)
         and method in METHODS
         and type(exp) is int
+        and isinstance(user_id, str)
+        and type(token_version) is int
         and (max_bytes is None or (type(max_bytes) is int and max_bytes >= 0))
     ):
         return None
@@ -129,6 +148,8 @@ def _grant(payload: Any) -> ObjectGrant | None:
         filename=filename,
         content_type=content_type,
         expires_at=datetime.fromtimestamp(exp, UTC),
+        user_id=user_id,
+        token_version=token_version,
     )
 
 
@@ -138,4 +159,4 @@ def _aware(moment: datetime) -> datetime:
     return moment
 
 
-__all__ = ["STORAGE_URL_SALT", "ObjectGrant", "ObjectUrlSigner", "SignedRequest"]
+__all__ = ["STORAGE_URL_SALT", "ObjectGrant", "ObjectUrlSigner", "SignedRequest", "lifetime"]

@@ -22,6 +22,11 @@ from helixnet.queue.huey import DEFAULT_REDIS_BLOCK, MIN_BLOCK, BlockingHueyQueu
 TABLE_PREFIX = "helixnet_queue"
 
 
+def is_queue_table(name: str) -> bool:
+    """True for the tables (and their indexes) this queue creates; they are not the schema's."""
+    return name.startswith(f"{TABLE_PREFIX}_")
+
+
 class _PostgresStorage(PostgresStorage):
     """huey's PostgresStorage whose pop takes its wait per call and listens before it looks.
 
@@ -107,4 +112,4 @@ def postgres_queue(url: str, *, name: str = "helixnet", data_dir: str | Path | N
     return build_queue(PostgresHueyQueue, dsn, name=name, options=options)
 
 
-__all__ = ["TABLE_PREFIX", "PostgresHueyQueue", "postgres_queue"]
+__all__ = ["TABLE_PREFIX", "PostgresHueyQueue", "is_queue_table", "postgres_queue"]

@@ -20,19 +20,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from typing import IO, Any, BinaryIO, Protocol, cast
+from typing import IO, Any, BinaryIO, cast
 
 from fsspec import AbstractFileSystem
 
-from helixnet.errors import (
-    HelixNetError,
-    ObjectNotFound,
-    PayloadTooLarge,
-    StorageError,
-    ValidationFailed,
-)
+from helixnet.errors import ObjectNotFound, PayloadTooLarge, ValidationFailed
 from helixnet.storage.keys import content_disposition, validate_key
+from helixnet.storage.streams import ByteSource, ObjectReader, StorageWriter, WriteResult
+from helixnet.storage.streams import translate_errors as _translate
 
 logger = logging.getLogger(__name__)
 
@@ -51,116 +46,6 @@ S3_MAX_PUT_BYTES = 5 * 1024**3
 """Largest object S3 takes in one PUT; a presigned URL is one PUT (multipart is not signed here)."""
 
 _PRESIGN_OPERATIONS = {"PUT": "put_object", "GET": "get_object"}
-
-
-class ByteSource(Protocol):
-    """Anything ``write`` can copy from: ``read(n)`` returns at most n bytes, ``b""`` at the end."""
-
-    def read(self, size: int = ..., /) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What was stored: the numbers an Artifact row records."""
-
-    size: int
-    sha256: str
-
-
-@contextmanager
-def _translate(action: str, key: str, *, missing_is_not_found: bool = True) -> Iterator[None]:
-    """Translate backend errors at the edge, so nothing from fsspec/botocore/OS leaks out."""
-    try:
-        yield
-    except HelixNetError:
-        raise
-    except (FileNotFoundError, IsADirectoryError) as exc:
-        if missing_is_not_found:
-            raise ObjectNotFound(f"no object at key {key!r}") from exc
-        raise StorageError(f"{action} {key!r} failed: {exc}") from exc
-    except Exception as exc:
-        raise StorageError(f"{action} {key!r} failed: {exc}") from exc
-
-
-class StorageWriter(io.RawIOBase):
-    """The write-only stream ``Storage.open_write`` yields.
-
-    It counts and hashes every byte on the way through, so callers get ``result`` (size
-    and sha256) without reading the object back, and it enforces ``max_bytes`` before a
-    byte too many reaches the backend.
-    """
-
-    def __init__(self, file: IO[bytes], key: str, max_bytes: int | None) -> None:
-        super().__init__()
-        self._file = file
-        self._key = key
-        self._max_bytes = max_bytes
-        self._size = 0
-        self._hash = hashlib.sha256()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        if self.closed:
-            raise ValueError("write to a closed StorageWriter")
-        nbytes = memoryview(data).nbytes
-        if self._max_bytes is not None and self._size + nbytes > self._max_bytes:
-            raise PayloadTooLarge(f"more than {self._max_bytes} bytes for key {self._key!r}")
-        with _translate("writing", self._key, missing_is_not_found=False):
-            self._file.write(data)
-        self._hash.update(data)
-        self._size += nbytes
-        return nbytes
-
-    def tell(self) -> int:
-        return self._size
-
-    @property
-    def result(self) -> WriteResult:
-        """Size and sha256 of everything written so far."""
-        return WriteResult(size=self._size, sha256=self._hash.hexdigest())
-
-
-class _Reader(io.RawIOBase):
-    """A read stream whose errors are ours (reads from S3 can fail long after open)."""
-
-    def __init__(self, file: IO[bytes], key: str) -> None:
-        super().__init__()
-        self._file = file
-        self._key = key
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        with _translate("reading", self._key):
-            return self._file.read(-1 if size is None else size)
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read(view.nbytes)
-        view[: len(data)] = data
-        return len(data)
-
-    def seekable(self) -> bool:
-        return bool(self._file.seekable())
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        with _translate("seeking", self._key):
-            return self._file.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        try:
-            with _translate("closing", self._key):
-                self._file.close()
-        finally:
-            super().close()
 
 
 class Storage:
@@ -228,27 +113,54 @@ class Storage:
         If the ``with`` block raises (or ``max_bytes`` is exceeded), what was written is
         thrown away, any previous object at ``key`` is kept, and the exception propagates.
         """
+        writer = self.begin_write(key, max_bytes=max_bytes)
+        try:
+            yield writer
+        except BaseException:
+            writer.discard()
+            raise
+        writer.commit()
+
+    def begin_write(self, key: str, *, max_bytes: int | None = None) -> StorageWriter:
+        """``open_write`` without the ``with``: call ``commit()`` or ``discard()`` on the writer.
+
+        For writers that live across awaits (the API's uploads write each chunk as it arrives);
+        until one of the two is called the object is invisible. A failed commit discards.
+        """
         path = self.full_path(key)
         # The temporary name has a fixed length, so a 255-byte filename still fits beside it.
         temp = f"{path.rsplit('/', 1)[0]}/.helixnet-{uuid.uuid4().hex}.part"
         target = temp if self._staged_by_rename else path
-        with _translate("opening for write", key, missing_is_not_found=False):
+        try:
+            with _translate("opening for write", key, missing_is_not_found=False):
+                file = self._open_target(path, target)
+        except BaseException:
+            self._prune(key)  # the folders made for it, if the open itself failed
+            raise
+
+        def finish() -> None:
+            try:
+                with _translate("finishing write of", key, missing_is_not_found=False):
+                    self._finish(file, target, path)
+            except BaseException:
+                self._abandon(file, target, key)
+                raise
+
+        return StorageWriter(file, key, max_bytes, finish, lambda: self._abandon(file, target, key))
+
+    def _open_target(self, path: str, target: str) -> IO[bytes]:
+        if not self._staged_by_rename:
+            return cast(IO[bytes], self._fs.open(target, "wb", autocommit=False))
+        for attempt in (1, 2):
             if self.protocol == "file":
                 self._fs.makedirs(path.rsplit("/", 1)[0] or "/", exist_ok=True)
-            if self._staged_by_rename:
-                file = self._fs.open(target, "wb")
-            else:
-                file = self._fs.open(target, "wb", autocommit=False)
-        writer = StorageWriter(file, key, max_bytes)
-        try:
-            yield writer
-            with _translate("finishing write of", key, missing_is_not_found=False):
-                self._finish(file, target, path)
-        except BaseException:
-            self._abandon(file, target, key)
-            raise
-        finally:
-            writer.close()
+            try:
+                return cast(IO[bytes], self._fs.open(target, "wb"))
+            except FileNotFoundError:
+                # A failed upload beside this one removed the empty folder we just made; once.
+                if attempt == 2 or self.protocol != "file":
+                    raise
+        raise AssertionError("unreachable")
 
     def _finish(self, file: IO[bytes], target: str, path: str) -> None:
         file.close()
@@ -272,6 +184,25 @@ class Storage:
             pass
         except Exception:
             logger.warning("cleaning up abandoned write of %r failed", key, exc_info=True)
+        self._prune(key)
+
+    def _prune(self, key: str) -> None:
+        """Remove the folders of ``key`` left empty (issue 8: refused uploads left them behind).
+
+        Only a local folder has real directories; ``rmdir`` removes empty ones only, so a
+        folder another write is using survives, and the storage root itself is never touched.
+        """
+        if self.protocol != "file":
+            return
+        parts = validate_key(key).split("/")[:-1]
+        while parts:
+            try:
+                os.rmdir(f"{self.root.rstrip('/')}/{'/'.join(parts)}")
+            except FileNotFoundError:
+                pass  # removed already by a failed write beside this one: go on upwards
+            except OSError:
+                return  # not empty: the folders above it are not empty either
+            parts.pop()
 
     def open_read(self, key: str) -> BinaryIO:
         """A binary stream over the object at ``key``; ``ObjectNotFound`` if there is none."""
@@ -288,7 +219,7 @@ class Storage:
                 if self._fs.info(path).get("type") != "file":
                     raise ObjectNotFound(f"no object at key {key!r}")
                 file = self._fs.open(path, "rb")
-        return cast(BinaryIO, _Reader(file, key))
+        return cast(BinaryIO, ObjectReader(file, key))
 
     def exists(self, key: str) -> bool:
         """Whether an object is stored at ``key`` (a "directory" of keys is not one)."""
@@ -310,6 +241,7 @@ class Storage:
         path = self.full_path(key)
         with _translate("deleting", key, missing_is_not_found=False), suppress(FileNotFoundError):
             self._fs.rm_file(path)
+        self._prune(key)
 
     def presign(
         self,

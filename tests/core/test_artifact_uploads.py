@@ -82,6 +82,8 @@ def test_local_upload_and_download_flow(hx: Any, user: Any) -> None:
         filename="people.csv",
         content_type="text/csv",
         expires_at=put.expires_at,
+        user_id=user.id,
+        token_version=0,
     )
     written = hx.artifacts.receive(grant, io.BytesIO(DATA))
     assert (written.size, written.sha256) == (len(DATA), SHA)
@@ -145,7 +147,7 @@ def test_a_token_signed_with_another_key_is_refused(hx: Any, user: Any) -> None:
 
 
 def test_keys_rotate_without_breaking_urls_in_flight() -> None:
-    grant = ObjectGrant("k/x", "GET", 3, "a1", "x.txt", "text/plain", utcnow() + timedelta(minutes=5))
+    grant = ObjectGrant("k/x", "GET", 3, "a1", "x.txt", "text/plain", utcnow() + timedelta(minutes=5), "u1", 0)
     old_token = ObjectUrlSigner(["old"]).sign(grant)
     rotated = ObjectUrlSigner(["old", "new"])
     assert rotated.verify(old_token, "GET", utcnow()).key == "k/x"
@@ -159,7 +161,7 @@ def test_login_tokens_and_storage_tokens_never_pass_for_each_other() -> None:
     login = TokenSigner(keys, max_age_seconds=60).issue("user-1", 0)
     with pytest.raises(PermissionDenied, match="signed URL is invalid"):
         ObjectUrlSigner(keys).verify(login, "GET", utcnow())
-    grant = ObjectGrant("k/x", "GET", 3, "a1", "x.txt", "text/plain", utcnow() + timedelta(minutes=5))
+    grant = ObjectGrant("k/x", "GET", 3, "a1", "x.txt", "text/plain", utcnow() + timedelta(minutes=5), "u1", 0)
     storage_token = ObjectUrlSigner(keys).sign(grant)
     with pytest.raises(AuthenticationFailed):
         TokenSigner(keys, max_age_seconds=60).verify(storage_token)

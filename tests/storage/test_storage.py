@@ -163,6 +163,70 @@ def test_failure_inside_open_write_leaves_nothing(storage: Storage) -> None:
     assert stored_paths(storage) == []
 
 
+def stored_folders(storage: Storage) -> list[str]:
+    """Every directory under a local folder's root (object stores have none)."""
+    if storage.protocol != "file":
+        return []
+    root = Path(storage.root)
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_dir())
+
+
+def test_begin_write_commits_or_discards_across_calls(storage: Storage) -> None:
+    """The writer the API keeps between awaits: invisible until commit, nothing left on discard."""
+    out = storage.begin_write(KEY, max_bytes=10)
+    out.write(b"abc")
+    out.write(b"def")
+    assert not storage.exists(KEY)
+    assert out.commit() == WriteResult(size=6, sha256=sha256(b"abcdef"))
+    assert read_all(storage, KEY) == b"abcdef"
+
+    other = "users/u1/artifacts/a2/other.bin"
+    dropped = storage.begin_write(other)
+    dropped.write(b"partial")
+    dropped.discard()
+    dropped.discard()  # idempotent: an abort after an error is always safe
+    assert not storage.exists(other)
+    assert stored_paths(storage) == [storage.full_path(KEY)]
+
+
+def test_failed_writes_and_deletes_leave_no_empty_folders(storage: Storage) -> None:
+    """Issue 8: refused uploads left users/<uid>/artifacts/<aid>/ behind, empty."""
+    with pytest.raises(PayloadTooLarge):
+        storage.write(KEY, b"too many bytes", max_bytes=3)
+    storage.begin_write("users/u2/artifacts/a9/x.bin").discard()
+    assert stored_folders(storage) == []
+    storage.write(KEY, b"kept")
+    storage.write("users/u1/artifacts/a2/gone.bin", b"deleted")
+    storage.delete("users/u1/artifacts/a2/gone.bin")
+    if storage.protocol == "file":
+        assert stored_folders(storage) == ["users", "users/u1", "users/u1/artifacts", "users/u1/artifacts/a1"]
+    storage.delete(KEY)
+    assert stored_folders(storage) == []
+    assert stored_paths(storage) == []
+    storage.write(KEY, b"the root still works")
+    assert read_all(storage, KEY) == b"the root still works"
+
+
+def test_a_write_that_cannot_open_leaves_no_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The folders are made, then the open fails (a full disk here, which a test cannot make)."""
+    import errno
+
+    storage = open_storage(f"file://{tmp_path / 'root'}")
+    storage.write("users/u1/artifacts/a0/kept.bin", b"kept")
+
+    def disk_full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(storage.fs, "open", disk_full)
+    with pytest.raises(StorageError):
+        storage.write("users/u1/artifacts/a1/x.bin", b"x")
+    with pytest.raises(StorageError):
+        storage.write("users/u2/artifacts/a1/x.bin", b"x")
+    assert sorted(str(p.relative_to(tmp_path / "root")) for p in (tmp_path / "root").rglob("*")) == [
+        "users", "users/u1", "users/u1/artifacts", "users/u1/artifacts/a0", "users/u1/artifacts/a0/kept.bin",
+    ]  # fmt: skip
+
+
 def test_failed_writes_keep_the_previous_object(storage: Storage) -> None:
     storage.write(KEY, b"v1")
     with pytest.raises(PayloadTooLarge):
