@@ -125,3 +125,19 @@ def test_content_disposition_is_safe_for_any_name() -> None:
     assert value.count('"') == 2
     unicode = content_disposition("résumé.pdf")
     assert unicode == "attachment; filename=\"resume.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf"
+
+
+@pytest.mark.s3
+def test_s3_endpoint_and_credentials_from_the_aws_variables(
+    s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What boto users set works as it does for boto3: no HELIXNET_STORAGE_OPTIONS at all (issue 11)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    storage = open_storage(f"s3://helixnet-env-{uuid.uuid4().hex[:8]}/artifacts", {})
+    storage.write("a/b.txt", b"from the environment")
+    url = storage.presign("a/b.txt", "GET", 60)
+    assert url is not None and url.startswith(s3_endpoint)
+    assert httpx.get(url).content == b"from the environment"
