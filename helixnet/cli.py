@@ -17,8 +17,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from helixnet.commands import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CommandError, build_hx, safe_url
 from helixnet.errors import HelixNetError
+from helixnet.logs import configure_logging
 
 # -- commands ------------------------------------------------------------------------------------------
 
@@ -186,11 +189,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _log_format() -> str:
+    """HELIXNET_LOG_FORMAT, read before any command runs; bad settings are reported by the command itself."""
+    from helixnet.core.config import Settings
+
+    try:
+        return Settings().log_format
+    except ValidationError:
+        return "text"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    configure_logging(_log_format(), logging.DEBUG if args.verbose else logging.INFO)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

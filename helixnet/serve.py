@@ -61,6 +61,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from helixnet.api import API_PREFIX, create_app
 
@@ -83,7 +84,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config = uvicorn.Config(app, log_level=args.log_level, lifespan="off", access_log=False,
                                 server_header=False, proxy_headers=False,
                                 limit_concurrency=settings.server_max_concurrency,
-                                timeout_keep_alive=settings.server_keep_alive_seconds)  # fmt: skip
+                                timeout_keep_alive=settings.server_keep_alive_seconds,
+                                # JSON logs: uvicorn's own loggers go through ours instead of its text config.
+                                log_config=None if settings.log_format == "json" else LOGGING_CONFIG)  # fmt: skip
         # uvicorn re-raises the signal that stopped it once it is done; with the default handler
         # that would kill us before hx.stop() requeues running jobs. A no-op handler lets us finish.
         for signum in (signal.SIGINT, signal.SIGTERM):

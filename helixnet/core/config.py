@@ -83,6 +83,10 @@ class Settings(BaseSettings):
         default_factory=list, description="Web origins allowed to call the API from a browser (JSON list); none by default."
     )
 
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per log line, with job_id, plugin and worker."
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     public_url: str | None = Field(

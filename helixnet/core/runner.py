@@ -7,6 +7,7 @@ finds nothing to claim and runs nothing. The outcome is recorded in one transact
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import threading
@@ -25,6 +26,7 @@ from helixnet.core.context import InputFile, JobCancelled, JobContext
 from helixnet.core.db import Database
 from helixnet.core.events import event_values
 from helixnet.core.models import Artifact, ArtifactStatus, Job, JobStatus
+from helixnet.logs import job_scope
 from helixnet.plugins.registry import PluginRegistry
 from helixnet.storage import Storage
 
@@ -107,7 +109,8 @@ class JobRunner:
             self.running[job_id] = running
         started = time.monotonic()
         try:
-            outcome = self._run_plugin(claim, ctx, running)
+            with job_scope(job_id, claim.plugin, worker_id):
+                outcome = self._run_plugin(claim, ctx, running)
         finally:
             with self._lock:
                 self.running.pop(job_id, None)
@@ -186,7 +189,8 @@ class JobRunner:
     ) -> _Outcome:
         """Python cannot kill a thread: past the deadline the plugin is told to stop, then abandoned."""
         box: list[_Outcome] = []
-        thread = threading.Thread(target=lambda: box.append(_call(run, ctx, params)), daemon=True,
+        context = contextvars.copy_context()  # the job's log fields follow it into its thread
+        thread = threading.Thread(target=lambda: box.append(context.run(_call, run, ctx, params)), daemon=True,
                                   name=f"helixnet-job-{ctx.job_id[:8]}")  # fmt: skip
         thread.start()
         thread.join(timeout)

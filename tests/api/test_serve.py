@@ -85,3 +85,28 @@ def test_serve_reports_a_taken_port(tmp_path: Path) -> None:
                               env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_real_server_logs_json_with_the_job(start_server: Any) -> None:
+    server = start_server({"HELIXNET_LOG_FORMAT": "json", "HELIXNET_ADMIN_EMAIL": "admin@example.org",
+                           "HELIXNET_ADMIN_PASSWORD": "admin password 1"}, "--workers", "1")  # fmt: skip
+    api = f"{server.base}/api/v1"
+    with httpx.Client(timeout=30) as http:
+        token = http.post(f"{api}/auth/token", data={"username": "admin@example.org", "password": "admin password 1"})
+        auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        # A plugin that ignores its timeout: the runner warns about it, from inside the job.
+        job = http.post(f"{api}/jobs", headers=auth, json={"plugin": "stubborn", "params": {"seconds": 3}, "timeout": 0.3})
+        assert job.status_code == 202, job.text
+        job_id = job.json()["id"]
+        deadline = time.monotonic() + 20
+        while job_id not in server.output() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert server.stop() == 0
+    output = server.log.read_text()
+    log_lines = [line for line in output.splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in log_lines]
+    assert records and all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    # No log line in text form got through (uvicorn's own included); banner lines are plain prints.
+    assert not re.search(r"^(INFO|WARNING|ERROR):|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ", output, re.M)
+    [warning] = [r for r in records if r.get("job_id") == job_id]
+    assert warning["plugin"] == "stubborn" and warning["worker"] and warning["level"] == "WARNING"
