@@ -181,3 +181,21 @@ def test_a_declared_sha256_must_be_64_lowercase_hex(s3_hx: Any, owner: Any, valu
     with pytest.raises(ValidationFailed) as caught:
         s3_hx.artifacts.begin_upload(owner, "people.csv", len(DATA), sha256=value)
     assert caught.value.errors[0]["loc"] == ["sha256"]
+
+
+def test_the_readme_cors_rule_allows_every_header_a_ticket_asks_for(s3_hx: Any, owner: Any) -> None:
+    """A browser's preflight fails on any header the bucket rule leaves out: the README must not drift."""
+    import json
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```json\n(\{\n  \"CORSRules\".*?)\n```", readme, re.S)
+    assert block, "README has the put-bucket-cors JSON"
+    (rule,) = json.loads(block[1])["CORSRules"]
+    allowed = {name.lower() for name in rule["AllowedHeaders"]}
+    artifact = s3_hx.artifacts.begin_upload(owner, "people.csv", len(DATA), sha256=SHA)
+    put = s3_hx.artifacts.upload_request(artifact.id, owner)
+    assert {name.lower() for name in put.headers} <= allowed
+    assert {"PUT", "GET"} <= set(rule["AllowedMethods"])
+    xml_headers = set(re.findall(r"<AllowedHeader>([^<]+)</AllowedHeader>", readme))
+    assert {name.lower() for name in xml_headers} == allowed, "the MinIO XML says the same"
