@@ -18,10 +18,10 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from helixnet.core.db import Database
-from helixnet.core.models import Artifact, ArtifactStatus
+from helixnet.core.models import UNDIGESTED, Artifact, ArtifactStatus
 from helixnet.errors import HelixNetError
 from helixnet.storage import DEFAULT_CHUNK_SIZE, Storage
 
@@ -60,7 +60,7 @@ class ArtifactDigests:
         with self._db.read() as session:
             query = (
                 select(Artifact.id, Artifact.object_name, Artifact.size, Artifact.etag)
-                .where(Artifact.sha256.is_(None), Artifact.status == ArtifactStatus.AVAILABLE.value)
+                .where(text(UNDIGESTED))
                 .order_by(Artifact.created_at)
                 .limit(wanted + len(self._skip))
             )

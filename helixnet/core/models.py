@@ -160,18 +160,18 @@ class Job(Base):
         return beat is None or (now - beat).total_seconds() > lost_after_seconds
 
 
+UNDIGESTED = "sha256 IS NULL AND status = 'AVAILABLE'"
+"""Artifacts whose sha256 the digest step must compute. Queries say it literally, as the partial index
+does: PostgreSQL uses a partial index only when it can prove the query's WHERE implies its own."""
+
+
 class Artifact(Base):
     __tablename__ = "artifacts"
     __table_args__ = (
         Index("ix_artifacts_owner_created", "owner_id", "created_at", "id"),
         # What the digest step looks for: AVAILABLE rows completed from a HEAD, sha256 still unknown.
         # Partial, so it holds only those few rows however many artifacts there are.
-        Index(
-            "ix_artifacts_undigested",
-            "created_at",
-            postgresql_where=text("sha256 IS NULL AND status = 'AVAILABLE'"),
-            sqlite_where=text("sha256 IS NULL AND status = 'AVAILABLE'"),
-        ),
+        Index("ix_artifacts_undigested", "created_at", postgresql_where=text(UNDIGESTED), sqlite_where=text(UNDIGESTED)),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

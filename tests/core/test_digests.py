@@ -22,8 +22,10 @@ SHA = hashlib.sha256(DATA).hexdigest()
 
 
 @pytest.fixture
-def s3_hx(make_hx: Callable[..., Any], s3_options: dict[str, Any]) -> Any:
-    return make_hx(start=False, storage_url=f"s3://helixnet-tests/{uuid.uuid4().hex}", storage_options=s3_options)
+def s3_hx(make_hx: Callable[..., Any], s3_options: dict[str, Any], database: str) -> Any:
+    """On SQLite and PostgreSQL: the digest step's query must find its rows (a partial index) on both."""
+    return make_hx(database, start=False, storage_url=f"s3://helixnet-tests/{uuid.uuid4().hex}",
+                   storage_options=s3_options)  # fmt: skip
 
 
 def completed(hx: Any, owner: Any, data: bytes = DATA, **declared: Any) -> Any:
