@@ -66,7 +66,8 @@ class Upload:
         sent = self._writer.result.sha256
         if self._grant.sha256 is not None and sent != self._grant.sha256:
             self.abort()
-            raise ValidationFailed.field(["body"], f"the sha256 of the bytes sent is {sent}, not the declared {self._grant.sha256}")
+            msg = f"the sha256 of the bytes sent is {sent}, not the declared {self._grant.sha256}"
+            raise ValidationFailed.field(["body"], msg)
         return self._writer.commit()
 
     def abort(self) -> None:

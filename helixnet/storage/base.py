@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from fsspec import AbstractFileSystem
 
 from helixnet.errors import ObjectNotFound, PayloadTooLarge, StorageError, ValidationFailed
-from helixnet.storage.checksums import ObjectHead, sha256_base64, sha256_hex
+from helixnet.storage.checksums import ObjectHead, checked_sha256, sha256_base64, sha256_hex
 from helixnet.storage.keys import content_disposition, validate_key
 from helixnet.storage.streams import ByteSource, ObjectReader, StorageWriter, WriteResult
 from helixnet.storage.streams import translate_errors as _translate
@@ -284,6 +284,7 @@ class Storage:
             raise ValidationFailed.field(["expires_in"], "must be a whole number of seconds")
         if not 0 < expires_in <= MAX_PRESIGN_SECONDS:
             raise ValidationFailed.field(["expires_in"], f"must be 1 to {MAX_PRESIGN_SECONDS} seconds")
+        sha256 = checked_sha256(sha256)
         if self.protocol != "s3":
             return None
         params: dict[str, Any] = {}
@@ -298,7 +299,7 @@ class Storage:
                 params["IfNoneMatch"] = "*"
             if sha256 is not None:
                 params["ChecksumSHA256"] = sha256_base64(sha256)
-                # S3 ignores it beside a checksum; moto and some S3 servers keep the checksum only with it.
+                # S3 ignores it beside a checksum; moto (5.2) keeps the checksum only with it.
                 params["ChecksumAlgorithm"] = "SHA256"
         else:
             if filename:

@@ -54,6 +54,12 @@ def test_presign_checks_its_arguments(storage: Storage, method: str, expires_in:
     assert caught.value.errors[0]["loc"] == [field]
 
 
+def test_presign_checks_a_declared_sha256(storage: Storage) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        storage.presign(KEY, "PUT", 60, sha256="not hex")
+    assert caught.value.errors[0]["loc"] == ["sha256"]
+
+
 def test_presign_checks_the_key(storage: Storage) -> None:
     with pytest.raises(ValidationFailed):
         storage.presign("../escape", "GET", 60)
