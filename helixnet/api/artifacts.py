@@ -61,7 +61,8 @@ def signed_url(request: Request, signed: SignedRequest) -> str:
 async def begin_upload(request: Request) -> Response:
     body = await json_body(request, UploadRequest)
     hx, user = hx_of(request), user_of(request)
-    artifact = await call(hx.artifacts.begin_upload, user, body.filename, body.size, body.content_type)
+    artifact = await call(hx.artifacts.begin_upload, user, body.filename, body.size, body.content_type,
+                          sha256=body.sha256)  # fmt: skip
     signed = await call(hx.artifacts.upload_request, artifact.id, user)
     ticket = UploadTicket(artifact=artifact, upload_url=signed_url(request, signed), headers=signed.headers,
                           expires_at=signed.expires_at)  # fmt: skip
@@ -71,7 +72,9 @@ async def begin_upload(request: Request) -> Response:
 @route("POST", "/artifacts/{artifact_id:uuid}/complete", Operation(
     "Check the uploaded bytes, record their size and sha256, and make the artifact available",
     "artifacts", response=ArtifactRead,
-    extra_responses={409: "nothing uploaded yet, or not the declared size", 503: "storage is unavailable"},
+    description="On S3 the bytes are not read back: a declared sha256 was checked by S3 and is compared with "
+                "what it kept; without one, sha256 is null until the server computes it in the background.",
+    extra_responses={409: "nothing uploaded yet, or not the declared size or sha256", 503: "storage is unavailable"},
 ))  # fmt: skip
 async def complete_upload(request: Request) -> Response:
     artifact = await call(hx_of(request).artifacts.complete, path_id(request, "artifact_id"), user_of(request))

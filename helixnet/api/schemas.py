@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from helixnet.core.schemas import ArtifactRead
+from helixnet.storage.checksums import SHA256_HEX_PATTERN
 
 
 class ErrorItem(BaseModel):
@@ -83,13 +84,19 @@ class UploadRequest(BaseModel):
     filename: str = Field(min_length=1, max_length=1000)
     content_type: str | None = Field(default=None, max_length=255, pattern=r"^[\w.+-]+/[\w.+-]+(;.*)?$")
     size: int = Field(ge=0, description="exact size in bytes of what will be uploaded")
+    sha256: str | None = Field(
+        default=None, pattern=SHA256_HEX_PATTERN,
+        description="SHA-256 of the bytes (64 lowercase hex), if known: storage refuses other bytes, and on S3 "
+                    "completion reads nothing back. Without it, an S3 artifact's sha256 is null until computed.",
+    )  # fmt: skip
 
 
 class UploadTicket(BaseModel):
     artifact: ArtifactRead
     upload_url: str
     method: Literal["PUT"] = "PUT"
-    headers: dict[str, str]
+    headers: dict[str, str] = Field(description="send exactly these with the PUT: they are signed "
+                                    "(with a declared sha256 on S3, x-amz-checksum-sha256 among them)")
     expires_at: datetime
 
 

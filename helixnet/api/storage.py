@@ -91,7 +91,7 @@ class _Body:
     body_content={"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
     extra_responses={403: "tampered, expired, revoked or not a PUT URL", 408: "the body stopped arriving",
                      409: "already uploaded", 413: "more bytes than declared or allowed",
-                     422: "fewer bytes than declared", 503: "storage is unavailable"},
+                     422: "fewer bytes than declared, or not the declared sha256", 503: "storage is unavailable"},
 ))  # fmt: skip
 async def storage_object_put(request: Request) -> Response:
     hx = hx_of(request)

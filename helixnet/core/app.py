@@ -11,6 +11,7 @@ from types import TracebackType
 from helixnet.core.artifacts import ArtifactService
 from helixnet.core.config import Settings
 from helixnet.core.db import Database
+from helixnet.core.digests import ArtifactDigests
 from helixnet.core.jobs import JobService
 from helixnet.core.migrate import upgrade
 from helixnet.core.models import utcnow
@@ -77,12 +78,15 @@ class HelixNet:
             self.db, self.storage, self.plugins, clock=clock, retry_backoff=self._backoff, requeue=self._requeue
         )
         self.worker_name = process_worker_name()
+        # S3 uploads completed without a declared sha256 get it here, off the request path.
+        self.digests = ArtifactDigests(self.db, self.storage)
         self.sweeper = Sweeper(
             self.db,
             self.queue,
             holder=f"{self.worker_name}/{uuid.uuid4().hex[:8]}",
             lost_after_seconds=self.settings.job_lost_after_seconds,
             lease_seconds=max(3 * self.settings.sweep_interval_seconds, 5.0),
+            digests=self.digests,
         )
         self._pool: WorkerPool | None = None
         self._migrated = False
@@ -125,6 +129,7 @@ class HelixNet:
         if self._pool is not None:
             self._pool.stop(timeout)
             self._pool = None
+        self.digests.stop(timeout)
         self.queue.close()
         self.db.dispose()
 

@@ -21,6 +21,7 @@ from typing import IO, BinaryIO
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from helixnet.core.completion import check_upload
 from helixnet.core.config import Settings
 from helixnet.core.db import Database
 from helixnet.core.mediatypes import MAX_CONTENT_TYPE_CHARS, guess_content_type, well_formed_media_type
@@ -31,23 +32,10 @@ from helixnet.core.presign import lifetime as _lifetime
 from helixnet.core.schemas import ArtifactRead
 from helixnet.core.uploads import Upload, too_large
 from helixnet.core.users import UserRef, user_id_of
-from helixnet.errors import (
-    Conflict,
-    NotFound,
-    ObjectNotFound,
-    PayloadTooLarge,
-    PermissionDenied,
-    ValidationFailed,
-)
-from helixnet.storage import (
-    DEFAULT_CHUNK_SIZE,
-    ByteSource,
-    Storage,
-    WriteResult,
-    artifact_key,
-    sanitize_filename,
-)
-from helixnet.storage.base import S3_MAX_PUT_BYTES
+from helixnet.errors import Conflict, NotFound, ObjectNotFound, PayloadTooLarge, PermissionDenied, ValidationFailed
+from helixnet.storage import DEFAULT_CHUNK_SIZE, ByteSource, Storage, WriteResult, artifact_key, sanitize_filename
+from helixnet.storage.base import CHECKSUM_HEADER, S3_MAX_PUT_BYTES
+from helixnet.storage.checksums import checked_sha256, sha256_base64
 
 _REDEEM = (
     select(Artifact.status, Artifact.object_name, User.is_active, User.token_version)
@@ -194,11 +182,16 @@ class ArtifactService:
     # -- two-step upload and signed URLs --------------------------------------------------------------
 
     def begin_upload(
-        self, user: UserRef, filename: str, size: int, content_type: str | None = None
+        self, user: UserRef, filename: str, size: int, content_type: str | None = None, *, sha256: str | None = None
     ) -> ArtifactRead:
-        """Record an announced upload (PENDING, with its declared size); no bytes move yet."""
+        """Record an announced upload (PENDING, with its declared size and sha256); no bytes move yet.
+
+        A declared ``sha256`` (64 lowercase hex) is signed into the upload URL: storage refuses
+        other bytes, and ``complete`` needs no read to know the digest (issue 11).
+        """
         if not isinstance(filename, str) or not filename.strip():
             raise ValidationFailed.field(["filename"], "must not be empty")
+        sha256 = checked_sha256(sha256)
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise ValidationFailed.field(["size"], "must be a whole number of bytes, 0 or more")
         limit = self._max_upload_bytes
@@ -219,7 +212,7 @@ class ArtifactService:
                 filename=safe_name,
                 content_type=_content_type(content_type, safe_name),
                 size=size,
-                sha256=None,
+                sha256=sha256,
                 status=ArtifactStatus.PENDING,
             )
             session.add(row)
@@ -242,38 +235,31 @@ class ArtifactService:
             content_type=artifact.content_type,
             size=artifact.size,
             create_only=True,
+            sha256=artifact.sha256,
         )
         if url is not None:
             headers["If-None-Match"] = "*"  # signed: S3 refuses a second upload to the key
+            if artifact.sha256 is not None:  # signed as headers (presign checked): S3 checks the body
+                headers[CHECKSUM_HEADER] = sha256_base64(artifact.sha256)
+                headers["x-amz-sdk-checksum-algorithm"] = "SHA256"
         return self._signed(artifact, holder, "PUT", seconds, url, headers, artifact.size)
 
     def complete(self, artifact_id: str, user: UserRef | None = None) -> ArtifactRead:
         """Check what was uploaded and make the artifact AVAILABLE; again on AVAILABLE is a no-op.
 
-        The bytes are read back once (streamed) for their size and sha256: the database records
-        what storage really holds, whatever the client claimed.
+        The database records what storage really holds, whatever the client claimed. On S3 that
+        is one HEAD, no byte read (``core.completion``); ``sha256`` may stay ``None`` until the
+        digest step fills it in.
         """
         artifact = self.get(artifact_id, user)
         if artifact.status == ArtifactStatus.AVAILABLE:
             return artifact
-        try:
-            stored = self._storage.digest(artifact.object_name)
-        except ObjectNotFound as exc:
-            raise Conflict(
-                f"artifact {artifact_id} has no bytes uploaded yet; send them to its upload URL first"
-            ) from exc
-        if artifact.size is not None and stored.size != artifact.size:
-            # Thrown away so the same (still valid) upload URL can be used again.
-            self._storage.delete(artifact.object_name)
-            msg = f"{stored.size} bytes were uploaded but {artifact.size} were declared"
-            errors = [{"loc": ["size"], "msg": msg}]
-            raise Conflict(f"artifact {artifact_id}: {msg}; they were discarded, upload again", errors=errors)
+        checked = check_upload(self._storage, artifact)
         with self._db.write() as session:
             row = self._visible(session, artifact_id, user)
             if row.status == ArtifactStatus.PENDING:
                 row.status = ArtifactStatus.AVAILABLE
-                row.size = stored.size
-                row.sha256 = stored.sha256
+                row.size, row.sha256, row.etag = checked.size, checked.sha256, checked.etag
             return ArtifactRead.model_validate(row)
 
     def download_request(
@@ -379,6 +365,7 @@ class ArtifactService:
             expires_at=expires_at,
             user_id=holder[0],
             token_version=holder[1],
+            sha256=artifact.sha256 if method == "PUT" else None,
         )
         token = self._signer.sign(grant)
         return SignedRequest(method=method, url=None, token=token, headers=headers, expires_at=expires_at)

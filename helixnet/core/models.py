@@ -160,9 +160,19 @@ class Job(Base):
         return beat is None or (now - beat).total_seconds() > lost_after_seconds
 
 
+UNDIGESTED = "sha256 IS NULL AND status = 'AVAILABLE'"
+"""Artifacts whose sha256 the digest step must compute. Queries say it literally, as the partial index
+does: PostgreSQL uses a partial index only when it can prove the query's WHERE implies its own."""
+
+
 class Artifact(Base):
     __tablename__ = "artifacts"
-    __table_args__ = (Index("ix_artifacts_owner_created", "owner_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_artifacts_owner_created", "owner_id", "created_at", "id"),
+        # What the digest step looks for: AVAILABLE rows completed from a HEAD, sha256 still unknown.
+        # Partial, so it holds only those few rows however many artifacts there are.
+        Index("ix_artifacts_undigested", "created_at", postgresql_where=text(UNDIGESTED), sqlite_where=text(UNDIGESTED)),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -172,7 +182,11 @@ class Artifact(Base):
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
     size: Mapped[int | None] = mapped_column(BigInteger)
+    # PENDING: the sha256 the client declared, if any; AVAILABLE: what storage holds, NULL until
+    # the digest step has read an object completed from a HEAD (issue 11).
     sha256: Mapped[str | None] = mapped_column(String(64))
+    # The store's tag at completion (S3 ETag): the digest step reads only the object it names.
+    etag: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default=ArtifactStatus.PENDING)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

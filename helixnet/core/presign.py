@@ -49,6 +49,7 @@ class ObjectGrant:
     ``max_bytes`` is the declared size for an upload (the most the app accepts) and the stored
     size for a download; ``filename`` and ``content_type`` are what the app answers with.
     ``user_id`` is who the URL was issued to and ``token_version`` their version at that time.
+    ``sha256`` is the digest an upload declared (hex): the app refuses a body with another one.
     """
 
     key: str
@@ -60,6 +61,7 @@ class ObjectGrant:
     expires_at: datetime
     user_id: str
     token_version: int
+    sha256: str | None = None
 
 
 class ObjectUrlSigner:
@@ -78,19 +80,20 @@ class ObjectUrlSigner:
         """The token for ``grant``; the expiry is kept to the whole second (a Unix timestamp)."""
         if grant.method not in METHODS:
             raise ValueError(f"method must be PUT or GET, not {grant.method!r}")
-        return self._serializer.dumps(
-            {
-                "k": grant.key,
-                "m": grant.method,
-                "n": grant.max_bytes,
-                "a": grant.artifact_id,
-                "f": grant.filename,
-                "t": grant.content_type,
-                "u": grant.user_id,
-                "v": grant.token_version,
-                "exp": int(_aware(grant.expires_at).timestamp()),
-            }
-        )
+        payload: dict[str, Any] = {
+            "k": grant.key,
+            "m": grant.method,
+            "n": grant.max_bytes,
+            "a": grant.artifact_id,
+            "f": grant.filename,
+            "t": grant.content_type,
+            "u": grant.user_id,
+            "v": grant.token_version,
+            "exp": int(_aware(grant.expires_at).timestamp()),
+        }
+        if grant.sha256 is not None:
+            payload["h"] = grant.sha256  # only when declared: other tokens stay as short as before
+        return self._serializer.dumps(payload)
 
     def verify(self, token: str, method: str, now: datetime) -> ObjectGrant:
         """The grant ``token`` carries, if it is genuine, for ``method`` and unexpired at ``now``.
@@ -128,6 +131,7 @@ def _grant(payload: Any) -> ObjectGrant | None:
     filename, content_type = payload.get("f"), payload.get("t")
     max_bytes, exp = payload.get("n"), payload.get("exp")
     user_id, token_version = payload.get("u"), payload.get("v")
+    sha256 = payload.get("h")
     if not (
         isinstance(key, str)
         and isinstance(artifact_id, str)
@@ -138,6 +142,7 @@ def _grant(payload: Any) -> ObjectGrant | None:
         and isinstance(user_id, str)
         and type(token_version) is int
         and (max_bytes is None or (type(max_bytes) is int and max_bytes >= 0))
+        and (sha256 is None or isinstance(sha256, str))
     ):
         return None
     return ObjectGrant(
@@ -150,6 +155,7 @@ def _grant(payload: Any) -> ObjectGrant | None:
         expires_at=datetime.fromtimestamp(exp, UTC),
         user_id=user_id,
         token_version=token_version,
+        sha256=sha256,
     )
 
 

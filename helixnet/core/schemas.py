@@ -105,7 +105,8 @@ class ArtifactRead(_Read):
     filename: str
     content_type: str
     size: int | None = None
-    sha256: str | None = None
+    sha256: str | None = Field(default=None, description="hex; while PENDING, the declared one if any; null on "
+                               "an S3 upload completed without one until the server has computed it")  # fmt: skip
     status: ArtifactStatus
     created_at: datetime
 

@@ -7,7 +7,9 @@ maintenance lock), the sweeper:
 1. recovers RUNNING jobs whose heartbeat stopped: requeued while attempts remain, else FAILURE
    "worker lost", with a JobEvent naming the worker and when it went quiet;
 2. enqueues PENDING jobs that are due and not on the queue (a failed enqueue, a retry back-off);
-3. enqueues again PENDING jobs whose queue message was lost (queue empty, row waiting too long).
+3. enqueues again PENDING jobs whose queue message was lost (queue empty, row waiting too long);
+4. kicks the digest step (``core.digests``) for artifacts whose sha256 is still unknown: it runs on
+   its own thread, so the pass itself never waits for an object to be read.
 
 Every function takes ``now``: tests see a recovery without sleeping.
 """
@@ -24,6 +26,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from helixnet.core.db import Database
+from helixnet.core.digests import ArtifactDigests
 from helixnet.core.events import event_values
 from helixnet.core.models import Job, JobEvent, JobStatus, Lease
 from helixnet.errors import QueueUnavailable
@@ -41,6 +44,7 @@ class SweepReport:
     enqueued: int = 0
     reenqueued_stale: int = 0
     acted: bool = True
+    digesting: bool = False  # a digest run was started in the background by this pass
 
     @property
     def total(self) -> int:
@@ -48,9 +52,11 @@ class SweepReport:
 
 
 class Sweeper:
-    def __init__(self, db: Database, queue: Queue, *, holder: str, lost_after_seconds: float, lease_seconds: float) -> None:
+    def __init__(self, db: Database, queue: Queue, *, holder: str, lost_after_seconds: float, lease_seconds: float,
+                 digests: ArtifactDigests | None = None) -> None:  # fmt: skip
         self._db = db
         self._queue = queue
+        self._digests = digests
         self.holder = holder
         self.lost_after = timedelta(seconds=lost_after_seconds)
         self.lease = timedelta(seconds=lease_seconds)
@@ -62,7 +68,17 @@ class Sweeper:
         requeued, failed = self.recover_lost(now)
         enqueued = self.enqueue_due(now)
         stale = self.reenqueue_stale(now)
-        return SweepReport(requeued, failed, enqueued, stale)
+        digesting = self._kick_digests()
+        return SweepReport(requeued, failed, enqueued, stale, digesting=digesting)
+
+    def _kick_digests(self) -> bool:
+        if self._digests is None:
+            return False
+        try:
+            return self._digests.kick()
+        except Exception:  # the job sweeps above matter more; the next pass tries again
+            log.warning("could not start the digest step", exc_info=True)
+            return False
 
     # -- the lease ------------------------------------------------------------------------------------
 

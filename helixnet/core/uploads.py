@@ -53,12 +53,21 @@ class Upload:
             raise
 
     def finish(self) -> WriteResult:
-        """Store the object if it is exactly the declared size; else abort and say why (422)."""
+        """Store the object if it is exactly the declared size and sha256; else abort and say why (422).
+
+        The digest was computed as the bytes streamed in, so checking it costs no second read; like
+        S3 with a signed ``x-amz-checksum-sha256``, a body with another digest leaves nothing behind.
+        """
         declared = self._grant.max_bytes
         if declared is not None and self.received != declared:
             received = self.received
             self.abort()
             raise ValidationFailed.field(["body"], f"{received} bytes sent, {declared} declared")
+        sent = self._writer.result.sha256
+        if self._grant.sha256 is not None and sent != self._grant.sha256:
+            self.abort()
+            msg = f"the sha256 of the bytes sent is {sent}, not the declared {self._grant.sha256}"
+            raise ValidationFailed.field(["body"], msg)
         return self._writer.commit()
 
     def abort(self) -> None:

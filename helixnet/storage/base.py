@@ -21,10 +21,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import IO, Any, BinaryIO, cast
+from urllib.parse import parse_qs, urlsplit
 
 from fsspec import AbstractFileSystem
 
-from helixnet.errors import ObjectNotFound, PayloadTooLarge, ValidationFailed
+from helixnet.errors import ObjectNotFound, PayloadTooLarge, StorageError, ValidationFailed
+from helixnet.storage.checksums import ObjectHead, checked_sha256, sha256_base64, sha256_hex
 from helixnet.storage.keys import content_disposition, validate_key
 from helixnet.storage.streams import ByteSource, ObjectReader, StorageWriter, WriteResult
 from helixnet.storage.streams import translate_errors as _translate
@@ -46,6 +48,15 @@ S3_MAX_PUT_BYTES = 5 * 1024**3
 """Largest object S3 takes in one PUT; a presigned URL is one PUT (multipart is not signed here)."""
 
 _PRESIGN_OPERATIONS = {"PUT": "put_object", "GET": "get_object"}
+
+CHECKSUM_HEADER = "x-amz-checksum-sha256"
+"""The header that carries a declared sha256 to S3 (base64), which S3 checks against the body."""
+
+
+def signed_headers(url: str) -> list[str]:
+    """The header names a SigV4 presigned URL signed (``X-Amz-SignedHeaders``), lowercase."""
+    values = parse_qs(urlsplit(url).query).get("X-Amz-SignedHeaders", [""])
+    return [name for name in values[0].lower().split(";") if name]
 
 
 class Storage:
@@ -253,6 +264,7 @@ class Storage:
         size: int | None = None,
         filename: str | None = None,
         create_only: bool = False,
+        sha256: str | None = None,
     ) -> str | None:
         """A URL for one request straight to the object store, or ``None`` when the app must serve it.
 
@@ -260,8 +272,10 @@ class Storage:
         The URL is SigV4 (``open_fsspec_storage`` sets it), so for a PUT ``content_type``, ``size``
         and ``create_only`` are signed headers: S3 itself refuses another Content-Type, another
         Content-Length, and (``If-None-Match: *``) a second upload to a key that already has bytes.
-        The client must send those headers as signed. For a GET, ``filename`` and ``content_type``
-        become the response's Content-Disposition (attachment) and Content-Type.
+        The client must send those headers as signed. ``sha256`` (hex) is signed the same way, as
+        ``x-amz-checksum-sha256`` (with ``x-amz-sdk-checksum-algorithm: SHA256``): S3 refuses a body
+        with another digest and keeps the checksum for ``head``. For a GET, ``filename`` and
+        ``content_type`` become the response's Content-Disposition (attachment) and Content-Type.
         """
         path = self.full_path(key)
         if method not in _PRESIGN_OPERATIONS:
@@ -270,6 +284,7 @@ class Storage:
             raise ValidationFailed.field(["expires_in"], "must be a whole number of seconds")
         if not 0 < expires_in <= MAX_PRESIGN_SECONDS:
             raise ValidationFailed.field(["expires_in"], f"must be 1 to {MAX_PRESIGN_SECONDS} seconds")
+        sha256 = checked_sha256(sha256)
         if self.protocol != "s3":
             return None
         params: dict[str, Any] = {}
@@ -282,6 +297,10 @@ class Storage:
                 params["ContentType"] = content_type
             if create_only:
                 params["IfNoneMatch"] = "*"
+            if sha256 is not None:
+                params["ChecksumSHA256"] = sha256_base64(sha256)
+                # S3 ignores it beside a checksum; moto (5.2) keeps the checksum only with it.
+                params["ChecksumAlgorithm"] = "SHA256"
         else:
             if filename:
                 params["ResponseContentDisposition"] = content_disposition(filename)
@@ -291,7 +310,34 @@ class Storage:
         with _translate("presigning", key, missing_is_not_found=False):
             # s3fs's url() is generate_presigned_url on its own client: endpoint, region and
             # credentials are the ones every other call uses. Signing is local, no request is sent.
-            return str(fs.url(path, expires=expires_in, client_method=_PRESIGN_OPERATIONS[method], **params))
+            url = str(fs.url(path, expires=expires_in, client_method=_PRESIGN_OPERATIONS[method], **params))
+        if sha256 is not None and CHECKSUM_HEADER not in signed_headers(url):
+            # Other SDKs "hoist" x-amz-* headers into the query string, where S3 does not check a
+            # checksum (aws-sdk-go-v2#2610, aws-sdk-js-v3#4448): refuse rather than hand out a URL
+            # that only looks checked. botocore 1.43 signs it as a header.
+            raise StorageError(f"the presigned PUT for {key!r} does not sign {CHECKSUM_HEADER}; S3 would not check it")
+        return url
+
+    def head(self, key: str) -> ObjectHead:
+        """Size, tag and verified sha256 of a stored object from one HEAD: no byte is read.
+
+        On S3 the HEAD asks for the checksum (``ChecksumMode=ENABLED``): S3 returns the sha256 it
+        verified at upload, if the upload sent one. A folder or memory has neither tag nor checksum.
+        """
+        if self.protocol != "s3":
+            return ObjectHead(size=self.size(key))
+        fs: Any = self._fs
+        bucket, object_key, _ = fs.split_path(self.full_path(key))
+        with _translate("checking", key):
+            reply = fs.call_s3("head_object", Bucket=bucket, Key=object_key, ChecksumMode="ENABLED")
+        checksum = reply.get("ChecksumSHA256")
+        # A multipart upload's checksum is COMPOSITE (a checksum of the parts): not the bytes' sha256.
+        whole = reply.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
+        return ObjectHead(
+            size=int(reply["ContentLength"]),
+            etag=str(reply["ETag"]).strip('"') if reply.get("ETag") else None,
+            sha256=sha256_hex(checksum) if checksum and whole else None,
+        )
 
     def digest(self, key: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> WriteResult:
         """Size and sha256 of a stored object, streamed: to verify what a client uploaded."""
@@ -305,11 +351,14 @@ class Storage:
 
 
 __all__ = [
+    "CHECKSUM_HEADER",
     "DEFAULT_CHUNK_SIZE",
     "MAX_PRESIGN_SECONDS",
     "S3_MAX_PUT_BYTES",
     "ByteSource",
+    "ObjectHead",
     "Storage",
     "StorageWriter",
     "WriteResult",
+    "signed_headers",
 ]

@@ -11,6 +11,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
+
 from .apihelp import API, Account, sign_in, wait_final
 
 DATA = b"hello, artifact\n" * 100
@@ -120,6 +122,59 @@ def test_bad_announcements(client, alice: Account) -> None:
         assert response.json()["errors"][0]["loc"] == ["body", field]
 
 
+@pytest.mark.parametrize("value", ["A" * 64, "0" * 63, "0" * 65, "z" * 64, 12, "", "sha256:" + "0" * 64])
+def test_a_bad_sha256_is_422_naming_it(client, alice: Account, value: Any) -> None:
+    response = announce(client, alice, sha256=value)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["body", "sha256"]
+
+
+def test_a_declared_sha256_is_recorded_and_the_signed_put_checks_it(client, alice: Account) -> None:
+    digest = hashlib.sha256(DATA).hexdigest()
+    response = announce(client, alice, sha256=digest)
+    assert response.status_code == 201, response.text
+    ticket = response.json()
+    assert (ticket["artifact"]["status"], ticket["artifact"]["sha256"]) == ("PENDING", digest)
+    assert client.get(f"{API}/artifacts/{ticket['artifact']['id']}", headers=alice.headers).json()["sha256"] == digest
+    url = path_of(ticket["upload_url"])
+    wrong = client.put(url, content=DATA.upper(), headers=ticket["headers"])
+    assert wrong.status_code == 422, wrong.text
+    assert wrong.json()["errors"][0]["loc"] == ["body"] and "sha256" in wrong.json()["errors"][0]["msg"]
+    right = client.put(url, content=DATA, headers=ticket["headers"])
+    assert right.status_code == 200 and right.json()["sha256"] == digest
+    done = client.post(f"{API}/artifacts/{ticket['artifact']['id']}/complete", headers=alice.headers).json()
+    assert (done["status"], done["sha256"]) == ("AVAILABLE", digest)
+
+
+def test_a_null_sha256_is_the_same_as_none_declared(client, alice: Account) -> None:
+    ticket = announce(client, alice, sha256=None).json()
+    assert ticket["artifact"]["sha256"] is None
+    assert upload(client, alice)["sha256"] == hashlib.sha256(DATA).hexdigest()
+
+
+def test_on_s3_a_declared_sha256_is_signed_and_complete_reads_nothing(
+    make_hx, make_client, s3_options: dict[str, Any]
+) -> None:
+    import base64
+    import uuid
+
+    import httpx
+
+    hx = make_hx(storage_url=f"s3://api-{uuid.uuid4().hex[:12]}/artifacts", storage_options=s3_options, sweeper=False)
+    client = make_client(hx)
+    hx.users.create(email="s3@example.org", password="s3 user password")
+    me = Account("", "s3@example.org", "", sign_in(client, "s3@example.org", "s3 user password"))
+    digest = hashlib.sha256(DATA).digest()
+    ticket = announce(client, me, sha256=digest.hex()).json()
+    assert ticket["headers"]["x-amz-checksum-sha256"] == base64.b64encode(digest).decode()
+    signed = urlsplit(ticket["upload_url"]).query
+    assert "x-amz-checksum-sha256" in signed.split("X-Amz-SignedHeaders=", 1)[1].split("&", 1)[0]
+    assert httpx.put(ticket["upload_url"], content=DATA, headers=ticket["headers"]).status_code == 200
+    done = client.post(f"{API}/artifacts/{ticket['artifact']['id']}/complete", headers=me.headers).json()
+    assert (done["status"], done["sha256"]) == ("AVAILABLE", digest.hex())
+    assert hx.digests.waiting() == [] and not hx.sweep().digesting
+
+
 def test_filenames_cannot_escape(client, alice: Account) -> None:
     ticket = announce(client, alice, filename="../../etc/passwd").json()
     assert "/" not in ticket["artifact"]["filename"] and ".." not in ticket["artifact"]["object_name"].split("/")
@@ -154,7 +209,8 @@ def test_on_s3_the_bytes_go_to_s3_not_through_the_api(make_hx, make_client, s3_o
 
     import httpx
 
-    hx = make_hx(storage_url=f"s3://api-{uuid.uuid4().hex[:12]}/artifacts", storage_options=s3_options)
+    # No sweeper thread: the test runs the pass itself, so it sees sha256 null, then filled.
+    hx = make_hx(storage_url=f"s3://api-{uuid.uuid4().hex[:12]}/artifacts", storage_options=s3_options, sweeper=False)
     client = make_client(hx)
     hx.users.create(email="s3@example.org", password="s3 user password")
     me = Account("", "s3@example.org", "", sign_in(client, "s3@example.org", "s3 user password"))
@@ -163,7 +219,12 @@ def test_on_s3_the_bytes_go_to_s3_not_through_the_api(make_hx, make_client, s3_o
     assert ticket["upload_url"].startswith(endpoint) and f"{API}/storage/" not in ticket["upload_url"]
     assert httpx.put(ticket["upload_url"], content=DATA, headers=ticket["headers"]).status_code == 200
     done = client.post(f"{API}/artifacts/{ticket['artifact']['id']}/complete", headers=me.headers).json()
-    assert done["status"] == "AVAILABLE" and done["sha256"] == hashlib.sha256(DATA).hexdigest()
+    # No sha256 declared: completion did not read the object; the sweeper's digest step fills it in.
+    assert (done["status"], done["size"], done["sha256"]) == ("AVAILABLE", len(DATA), None)
+    assert hx.sweep().digesting
+    hx.digests.join()
+    again = client.get(f"{API}/artifacts/{done['id']}", headers=me.headers).json()
+    assert again["sha256"] == hashlib.sha256(DATA).hexdigest()
     assert done["bucket"] == hx.storage.bucket
     link = client.get(f"{API}/artifacts/{done['id']}/download", headers=me.headers).json()["url"]
     assert link.startswith(endpoint)

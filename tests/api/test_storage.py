@@ -7,6 +7,7 @@ client must misbehave (stop sending, hang up). Storage is looked at on disk, the
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 import time
 from pathlib import Path
@@ -48,9 +49,10 @@ class Api:
         assert token.status_code == 200, token.text
         return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
-    def announce(self, auth: dict[str, str], size: int = len(DATA)) -> dict[str, Any]:
+    def announce(self, auth: dict[str, str], size: int = len(DATA), **extra: Any) -> dict[str, Any]:
         ticket = self.http.post(f"{self.base}/artifacts/upload", headers=auth,
-                                json={"filename": "data.bin", "content_type": "application/octet-stream", "size": size})  # fmt: skip
+                                json={"filename": "data.bin", "content_type": "application/octet-stream", "size": size,
+                                      **extra})  # fmt: skip
         assert ticket.status_code == 201, ticket.text
         return dict(ticket.json())
 
@@ -231,6 +233,11 @@ def test_refused_uploads_leave_no_folders_and_name_the_artifact(start_server: An
     short = api.announce(api.admin)
     too_few = api.http.put(short["upload_url"], content=chunked(DATA[:-1]), headers=short["headers"])
     assert too_few.status_code == 422 and too_few.json()["errors"][0]["loc"] == ["body"], too_few.text
+    assert leftovers(tmp_path / "data0") == []
+    declared = api.announce(api.admin, sha256=hashlib.sha256(DATA).hexdigest())
+    other = api.http.put(declared["upload_url"], content=chunked(DATA[::-1]), headers=declared["headers"])
+    assert other.status_code == 422 and "not the declared" in other.json()["errors"][0]["msg"], other.text
+    assert "users/" not in other.text, "no storage key in the answer"
     assert leftovers(tmp_path / "data0") == []
 
     files = {"content_key": ("big.txt", b"x" * 1001, "text/plain")}
