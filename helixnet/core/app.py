@@ -9,6 +9,7 @@ from datetime import datetime
 from types import TracebackType
 
 from helixnet.core.artifacts import ArtifactService
+from helixnet.core.changes import ChangeFeed
 from helixnet.core.config import Settings
 from helixnet.core.db import Database
 from helixnet.core.jobs import JobService
@@ -60,6 +61,7 @@ class HelixNet:
         )
         self.users = UserService(self.db, signer, bcrypt_rounds=self.settings.bcrypt_rounds, throttle=throttle)
         self.artifacts = ArtifactService.from_settings(self.db, self.storage, self.settings, clock=clock)
+        self.changes = ChangeFeed(self.db)
         self.jobs = JobService(
             self.db,
             self.queue,
@@ -68,10 +70,12 @@ class HelixNet:
             default_max_retries=self.settings.job_max_retries,
             default_timeout=self.settings.job_default_timeout,
             on_cancel=self._cancel_local,
+            on_change=self.changes.notify,
         )
         self.runner = JobRunner(
-            self.db, self.storage, self.plugins, clock=clock, retry_backoff=self._backoff, requeue=self._requeue
-        )
+            self.db, self.storage, self.plugins, clock=clock, retry_backoff=self._backoff, requeue=self._requeue,
+            on_change=self.changes.notify,
+        )  # fmt: skip
         self.worker_name = process_worker_name()
         self.sweeper = Sweeper(
             self.db,
@@ -121,6 +125,7 @@ class HelixNet:
         if self._pool is not None:
             self._pool.stop(timeout)
             self._pool = None
+        self.changes.stop()
         self.queue.close()
         self.db.dispose()
 

@@ -83,8 +83,11 @@ class JobRunner:
         clock: Clock,
         retry_backoff: Callable[[int], float],
         requeue: Callable[[str, int], None] | None = None,
+        on_change: Callable[[str], None] | None = None,
     ) -> None:
         self._db = db
+        # Tells the process's change feed at once (live pages); a no-op when nobody listens.
+        self._changed = on_change or (lambda job_id: None)
         self._storage = storage
         self._plugins = plugins
         self._clock = clock
@@ -127,6 +130,7 @@ class JobRunner:
             started = event_values(job_id, f"started on worker {worker_id} (attempt {row.attempts})", now=now)
             if not defer_event:
                 conn.execute(sql.INSERT_EVENTS, [started])
+        self._changed(job_id)
         claim = Claim(job_id, row.owner_id, row.plugin, row.params or {}, row.inputs or {}, row.attempts,
                       row.max_retries, row.timeout, row.priority)  # fmt: skip
         return claim, started
@@ -213,6 +217,7 @@ class JobRunner:
             values["message"] = message[:2000]
         with self._db.connect() as conn:
             conn.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value).values(**values))
+        self._changed(job_id)
 
     def emit(self, job_id: str, level: str, message: str) -> None:
         running = self.running.get(job_id)
@@ -220,6 +225,7 @@ class JobRunner:
         line = event_values(job_id, message, now=self._clock(), level=level, source="plugin")
         with self._db.connect() as conn:
             conn.execute(sql.INSERT_EVENTS, [*pending, line])  # the started line first, in order
+        self._changed(job_id)
 
     # -- outcome --------------------------------------------------------------------------------------
 
@@ -271,6 +277,7 @@ class JobRunner:
                 if keep_outputs and ctx.outputs.records:
                     rows = [_artifact_row(claim, record, now) for record in ctx.outputs.records]
                     conn.execute(sql.INSERT_ARTIFACTS, rows)
+        self._changed(claim.job_id)
         if not updated:
             log.warning("job %s was taken from worker %s (swept or cancelled); outcome dropped", claim.job_id, worker_id)
             ctx.outputs.discard()
