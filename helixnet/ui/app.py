@@ -13,7 +13,7 @@ from nicegui import core, storage, ui
 from starlette.applications import Starlette
 
 from helixnet.core.app import HelixNet
-from helixnet.ui import dashboard, files, jobs, login, new_job
+from helixnet.ui import artifacts, dashboard, files, jobs, login, new_job, profile
 from helixnet.ui.guard import AuthGuard
 from helixnet.ui.live import LiveHub
 from helixnet.ui.session import session_secret
@@ -58,6 +58,8 @@ def register_pages(hx: HelixNet) -> LiveHub:
     new_job.create(hx)
     jobs.create(hx, hub)
     files.create(hx)
+    artifacts.create(hx)
+    profile.create(hx)
     return hub
 
 

@@ -122,14 +122,21 @@ class ParamsForm:
             if widget is None:
                 unplaced.append(f"{'.'.join(loc) or 'params'}: {error.get('msg', '')}")
                 continue
-            widget.props["error"] = True
-            widget.props["error-message"] = str(error.get("msg", "invalid"))
+            _set_error(widget, str(error.get("msg", "invalid")))
         return unplaced
 
     def clear_errors(self) -> None:
         for widget in self.widgets.values():
-            widget.props["error"] = False
-            widget.props.pop("error-message", None)
+            _set_error(widget, None)
+
+
+def _set_error(widget: Any, message: str | None) -> None:
+    """Inputs, numbers and selects keep NiceGUI's validation state; a checkbox gets Quasar's props."""
+    if hasattr(widget, "error"):
+        widget.error = message
+    else:
+        widget.props["error"] = message is not None
+        widget.props["error-message"] = message or ""
 
 
 def _widget(spec: Field) -> Any:

@@ -35,7 +35,10 @@ async def eventually(check: Any, timeout: float = 10.0) -> None:
 
 
 def widget(user: User, label: str) -> Any:
-    return next(iter(user.find(label).elements))
+    """The one field labelled exactly ``label`` ("New password" is not "New password again")."""
+    found = [el for el in user.find(label).elements if el.props.get("label") == label]
+    assert len(found) == 1, found
+    return found[0]
 
 
 async def test_empty_dashboard_says_what_to_do(user: User, ada: Any) -> None:
