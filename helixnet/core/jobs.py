@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -17,9 +18,11 @@ from pydantic import ValidationError
 from sqlalchemy import String, cast, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from helixnet.core import statements as sql
 from helixnet.core.artifacts import can_see
+from helixnet.core.bulk import BulkAction, BulkReport, run_bulk
 from helixnet.core.db import Database
 from helixnet.core.events import record_event
 from helixnet.core.models import FINAL_STATUSES, Artifact, ArtifactStatus, Job, JobEvent, JobStatus, new_id
@@ -177,29 +180,13 @@ class JobService:
         cursor: str | None = None,
         all_users: bool = False,
         oldest_first: bool = False,
+        owner_id: str | None = None,
     ) -> JobPage:
         """Newest first (or oldest first), keyset-paginated: as fast on page 2,000 as on page 1."""
         _check_range("limit", limit, 1, 500)
         order = (Job.created_at, Job.id) if oldest_first else (Job.created_at.desc(), Job.id.desc())
         query = select(Job).order_by(*order).limit(limit + 1)
-        if not (all_users and (user is None or getattr(user, "is_admin", False))):
-            if user is None:
-                raise ValidationFailed.field(["user"], "needed unless all_users is set")
-            query = query.where(Job.owner_id == user_id_of(user))
-        if status is not None:
-            try:
-                query = query.where(Job.status == JobStatus(str(status).upper()).value)
-            except ValueError:
-                names = ", ".join(s.value for s in JobStatus)
-                raise ValidationFailed.field(["status"], f"must be one of {names}") from None
-        if plugin:
-            query = query.where(Job.plugin == plugin)
-        if q:
-            pattern = f"%{q.replace('%', '').replace('_', '')}%"
-            query = query.where(
-                or_(Job.id.like(f"{q}%"), Job.plugin.ilike(pattern), Job.message.ilike(pattern),
-                    Job.error.ilike(pattern), cast(Job.params, String).ilike(pattern))
-            )  # fmt: skip
+        query = query.where(*job_filters(user, status=status, plugin=plugin, q=q, owner_id=owner_id, all_users=all_users))
         if cursor:
             created_at, last_id = decode_cursor(cursor)
             # A row value, not "a < x OR (a = x AND b < y)": SQLite and PostgreSQL both seek the
@@ -217,7 +204,13 @@ class JobService:
         return JobPage(items=items, next_cursor=next_cursor)
 
     def counts(
-        self, user: UserRef | None, *, cap: int = 10_000, plugin: str | None = None, all_users: bool = False
+        self,
+        user: UserRef | None,
+        *,
+        cap: int = 10_000,
+        plugin: str | None = None,
+        all_users: bool = False,
+        owner_id: str | None = None,
     ) -> dict[JobStatus, int]:
         """Jobs per status, each counted up to ``cap + 1`` at most: cheap at millions of rows.
 
@@ -228,13 +221,8 @@ class JobService:
         counts: dict[JobStatus, int] = {}
         with self._db.read() as session:
             for status in JobStatus:
-                inner = select(Job.id).where(Job.status == status.value).limit(cap + 1)
-                if not (all_users and (user is None or getattr(user, "is_admin", False))):
-                    if user is None:
-                        raise ValidationFailed.field(["user"], "needed unless all_users is set")
-                    inner = inner.where(Job.owner_id == user_id_of(user))
-                if plugin:
-                    inner = inner.where(Job.plugin == plugin)
+                where = job_filters(user, status=status, plugin=plugin, owner_id=owner_id, all_users=all_users)
+                inner = select(Job.id).where(*where).limit(cap + 1)
                 counts[status] = int(session.scalar(select(func.count()).select_from(inner.subquery())) or 0)
         return counts
 
@@ -298,6 +286,34 @@ class JobService:
             record_event(session, new.id, f"retry of job {job_id}", now=self._clock(), source="api")
         return new
 
+    def bulk(
+        self,
+        user: UserRef | None,
+        action: BulkAction | str,
+        *,
+        status: str | JobStatus | None = None,
+        plugin: str | None = None,
+        q: str | None = None,
+        owner_id: str | None = None,
+        batch_size: int = 500,
+        progress: Callable[[BulkReport], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> BulkReport:
+        """``action`` on every job matching the filter, in batches (an admin's: everyone's; else own)."""
+        where = job_filters(user, status=status, plugin=plugin, q=q, owner_id=owner_id, all_users=True)
+        return run_bulk(self, self._db, action, where, now=self._clock, batch_size=batch_size, progress=progress,
+                        stop=stop)  # fmt: skip
+
+    def changed(self, job_id: str) -> None:
+        """Tell the change feed (for bulk changes made outside these methods)."""
+        self._changed(job_id, None)
+
+    def cancelled_elsewhere(self, job_id: str) -> None:
+        """A RUNNING job's cancel flag was set in bulk: tell a local worker now, and the feed."""
+        if self._on_cancel is not None:
+            self._on_cancel(job_id)
+        self._changed(job_id, None)
+
     # -- helpers --------------------------------------------------------------------------------
 
     def _visible(self, session: Session, job_id: str, user: UserRef | None) -> Job:
@@ -324,6 +340,39 @@ class JobService:
         return found
 
 
+def job_filters(
+    user: UserRef | None,
+    *,
+    status: str | JobStatus | None = None,
+    plugin: str | None = None,
+    q: str | None = None,
+    owner_id: str | None = None,
+    all_users: bool = False,
+) -> list[ColumnElement[bool]]:
+    """The WHERE clauses of a job listing: whose jobs (a plain user's own, whatever asked), status,
+    plugin and the text search (id prefix, plugin, message, error, params)."""
+    clauses: list[ColumnElement[bool]] = []
+    if not (all_users and (user is None or getattr(user, "is_admin", False))):
+        if user is None:
+            raise ValidationFailed.field(["user"], "needed unless all_users is set")
+        clauses.append(Job.owner_id == user_id_of(user))
+    elif owner_id:
+        clauses.append(Job.owner_id == owner_id)
+    if status is not None:
+        try:
+            clauses.append(Job.status == JobStatus(str(status).upper()).value)
+        except ValueError:
+            names = ", ".join(s.value for s in JobStatus)
+            raise ValidationFailed.field(["status"], f"must be one of {names}") from None
+    if plugin:
+        clauses.append(Job.plugin == plugin)
+    if q:
+        pattern = f"%{q.replace('%', '').replace('_', '')}%"
+        clauses.append(or_(Job.id.like(f"{q}%"), Job.plugin.ilike(pattern), Job.message.ilike(pattern),
+                           Job.error.ilike(pattern), cast(Job.params, String).ilike(pattern)))  # fmt: skip
+    return clauses
+
+
 def _job_read(row: Job, artifacts: list[ArtifactRead]) -> JobRead:
     job = JobRead.model_validate(row)
     job.artifacts = artifacts
@@ -335,4 +384,4 @@ def _check_range(field: str, value: Any, low: int, high: int) -> None:
         raise ValidationFailed.field([field], f"must be an integer from {low} to {high}")
 
 
-__all__ = ["JobService"]
+__all__ = ["JobService", "job_filters"]

@@ -14,6 +14,8 @@ from starlette.applications import Starlette
 
 from helixnet.core.app import HelixNet
 from helixnet.ui import artifacts, dashboard, files, jobs, login, new_job, profile
+from helixnet.ui.admin import jobs as admin_jobs
+from helixnet.ui.admin import users as admin_users
 from helixnet.ui.guard import AuthGuard
 from helixnet.ui.live import LiveHub
 from helixnet.ui.session import session_secret
@@ -60,6 +62,8 @@ def register_pages(hx: HelixNet) -> LiveHub:
     files.create(hx)
     artifacts.create(hx)
     profile.create(hx)
+    admin_users.create(hx)
+    admin_jobs.create(hx, hub)
     return hub
 
 

@@ -32,6 +32,7 @@ class Filters:
     q: str = ""
     sort: str = "newest"
     cursor: str = ""
+    owner: str = ""  # an email; admin pages only
 
     def url(self, path: str, **changes: str) -> str:
         values = {**self.__dict__, **changes}
@@ -41,7 +42,7 @@ class Filters:
 
     @property
     def any(self) -> bool:
-        return bool(self.status or self.plugin or self.q)
+        return bool(self.status or self.plugin or self.q or self.owner)
 
 
 def create(hx: Any, hub: LiveHub) -> None:
@@ -55,7 +56,10 @@ def create(hx: Any, hub: LiveHub) -> None:
             job_table(hx, hub, user, filters, path="/")
 
 
-def job_table(hx: Any, hub: LiveHub, user: UserRead, filters: Filters, *, path: str, all_users: bool = False) -> None:
+def job_table(
+    hx: Any, hub: LiveHub, user: UserRead, filters: Filters, *, path: str, all_users: bool = False,
+    owner_id: str | None = None,
+) -> None:
     """Filters, status counts, the page of jobs and its pager; refreshed live from the change feed."""
     with ui.row().classes("w-full items-end gap-3 flex-wrap"):
         ui.button("New job", icon="add", on_click=lambda: ui.navigate.to("/jobs/new")).props("no-caps")
@@ -72,6 +76,9 @@ def job_table(hx: Any, hub: LiveHub, user: UserRead, filters: Filters, *, path: 
         ui.select({"newest": "Newest first", "oldest": "Oldest first"}, value=filters.sort, label="Sort",
                   on_change=lambda e: ui.navigate.to(filters.url(path, sort=e.value, cursor=""))
                   ).classes("w-36")  # fmt: skip
+        if all_users:
+            owner = ui.input("Owner", value=filters.owner, placeholder="email").classes("w-56")
+            owner.on("keydown.enter", lambda: ui.navigate.to(filters.url(path, owner=owner.value or "", cursor="")))
         if filters.any:
             ui.link("Clear filters", path)
 
@@ -79,7 +86,8 @@ def job_table(hx: Any, hub: LiveHub, user: UserRead, filters: Filters, *, path: 
 
     @ui.refreshable
     def counts() -> None:
-        found = hx.jobs.counts(user, cap=COUNT_CAP, plugin=filters.plugin or None, all_users=all_users)
+        found = hx.jobs.counts(user, cap=COUNT_CAP, plugin=filters.plugin or None, all_users=all_users,
+                               owner_id=owner_id)  # fmt: skip
         with ui.row().classes("gap-2 flex-wrap"):
             for status, count in found.items():
                 ui.link(f"{status.value} {capped(count, COUNT_CAP)}", filters.url(path, status=status.value, cursor="")).classes(
@@ -91,7 +99,8 @@ def job_table(hx: Any, hub: LiveHub, user: UserRead, filters: Filters, *, path: 
         try:
             page = hx.jobs.list(user, status=filters.status or None, plugin=filters.plugin or None,
                                 q=filters.q or None, limit=PAGE_SIZE, cursor=filters.cursor or None,
-                                all_users=all_users, oldest_first=filters.sort == "oldest")  # fmt: skip
+                                all_users=all_users, oldest_first=filters.sort == "oldest",
+                                owner_id=owner_id)  # fmt: skip
         except HelixNetError as exc:
             ui.label(f"Cannot list jobs: {exc.detail}").classes("text-negative")
             return
