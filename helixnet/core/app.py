@@ -13,13 +13,16 @@ from helixnet.core.changes import ChangeFeed
 from helixnet.core.config import Settings
 from helixnet.core.db import Database
 from helixnet.core.jobs import JobService
+from helixnet.core.metrics import Metrics
 from helixnet.core.migrate import upgrade
 from helixnet.core.models import utcnow
+from helixnet.core.pauses import PauseService
 from helixnet.core.runner import JobRunner
 from helixnet.core.security import TokenSigner
 from helixnet.core.sweeper import Sweeper, SweepReport
 from helixnet.core.throttle import LoginThrottle
 from helixnet.core.users import UserService
+from helixnet.core.worker_registry import WorkerRegistry
 from helixnet.core.workers import WorkerPool, process_worker_name
 from helixnet.plugins.registry import PluginRegistry, discover
 from helixnet.queue import open_queue
@@ -72,9 +75,12 @@ class HelixNet:
             on_cancel=self._cancel_local,
             on_change=self.changes.notify,
         )
+        self.workers = WorkerRegistry(self.db, clock=clock)
+        self.metrics = Metrics(self.db, clock=clock)
+        self.pauses = PauseService(self.db, self.queue, self.plugins, clock=clock)
         self.runner = JobRunner(
             self.db, self.storage, self.plugins, clock=clock, retry_backoff=self._backoff, requeue=self._requeue,
-            on_change=self.changes.notify,
+            on_change=self.changes.notify, metrics=self.metrics,
         )  # fmt: skip
         self.worker_name = process_worker_name()
         self.sweeper = Sweeper(
@@ -118,6 +124,8 @@ class HelixNet:
             sweep_interval_seconds=self.settings.sweep_interval_seconds,
             sweeper=self.sweeper if sweeper else None,
             name=self.worker_name,
+            registry=self.workers,
+            metrics=self.metrics,
         )
 
     def stop(self, timeout: float = 10.0) -> None:

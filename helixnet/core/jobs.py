@@ -25,7 +25,16 @@ from helixnet.core.artifacts import can_see
 from helixnet.core.bulk import BulkAction, BulkReport, run_bulk
 from helixnet.core.db import Database
 from helixnet.core.events import record_event
-from helixnet.core.models import FINAL_STATUSES, Artifact, ArtifactStatus, Job, JobEvent, JobStatus, new_id
+from helixnet.core.models import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    Artifact,
+    ArtifactStatus,
+    Job,
+    JobEvent,
+    JobStatus,
+    new_id,
+)
 from helixnet.core.pagination import decode_cursor, encode_cursor
 from helixnet.core.schemas import ArtifactRead, JobEventRead, JobPage, JobRead
 from helixnet.core.users import UserRef, user_id_of
@@ -225,6 +234,16 @@ class JobService:
                 inner = select(Job.id).where(*where).limit(cap + 1)
                 counts[status] = int(session.scalar(select(func.count()).select_from(inner.subquery())) or 0)
         return counts
+
+    def depth(self) -> dict[str, dict[JobStatus, int]]:
+        """PENDING and RUNNING jobs per plugin: the queue depth, read through the active-jobs index."""
+        found: dict[str, dict[JobStatus, int]] = {}
+        query = (select(Job.plugin, Job.status, func.count()).where(Job.status.in_([s.value for s in ACTIVE_STATUSES]))
+                 .group_by(Job.plugin, Job.status))  # fmt: skip
+        with self._db.read() as session:
+            for plugin, status, count in session.execute(query):
+                found.setdefault(plugin, {s: 0 for s in ACTIVE_STATUSES})[JobStatus(status)] = int(count)
+        return found
 
     def events(self, job_id: str, user: UserRef | None = None, *, after_id: int = 0, limit: int = 1000) -> builtins.list[JobEventRead]:
         with self._db.read() as session:

@@ -24,6 +24,7 @@ from helixnet.core import statements as sql
 from helixnet.core.context import InputFile, JobCancelled, JobContext
 from helixnet.core.db import Database
 from helixnet.core.events import event_values
+from helixnet.core.metrics import Metrics
 from helixnet.core.models import Artifact, ArtifactStatus, Job, JobStatus
 from helixnet.plugins.registry import PluginRegistry
 from helixnet.storage import Storage
@@ -84,8 +85,10 @@ class JobRunner:
         retry_backoff: Callable[[int], float],
         requeue: Callable[[str, int], None] | None = None,
         on_change: Callable[[str], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
+        self._metrics = metrics
         # Tells the process's change feed at once (live pages); a no-op when nobody listens.
         self._changed = on_change or (lambda job_id: None)
         self._storage = storage
@@ -284,6 +287,8 @@ class JobRunner:
             return None
         if not keep_outputs:
             ctx.outputs.discard()
+        if self._metrics is not None and "finished_at" in values:
+            self._metrics.record(claim.plugin, status, elapsed)  # memory only; flushed by the pool
         if status == JobStatus.PENDING and values.get("queued_at") is not None and self._requeue is not None:
             self._requeue(claim.job_id, claim.priority)
         return status

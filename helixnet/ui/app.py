@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from helixnet.core.app import HelixNet
 from helixnet.ui import artifacts, dashboard, files, jobs, login, new_job, profile
 from helixnet.ui.admin import jobs as admin_jobs
+from helixnet.ui.admin import monitor
 from helixnet.ui.admin import users as admin_users
 from helixnet.ui.guard import AuthGuard
 from helixnet.ui.live import LiveHub
@@ -64,6 +65,7 @@ def register_pages(hx: HelixNet) -> LiveHub:
     profile.create(hx)
     admin_users.create(hx)
     admin_jobs.create(hx, hub)
+    monitor.create(hx, monitor.MonitorData(hx))
     return hub
 
 

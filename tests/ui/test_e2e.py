@@ -178,3 +178,35 @@ def test_plain_user_sees_no_admin_page_and_no_script_runs(server: str, browser: 
     assert dialogs == []
     assert page.locator("img[src='x']").count() == 0
     context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_page_renders_for_an_admin(server: str, browser: Any, tmp_path: Path, width: int) -> None:
+    """Each page once, at laptop and phone width: no sideways scrolling, no script error."""
+    shots = tmp_path / "screens"
+    shots.mkdir()
+    token = httpx.post(f"{server}/api/v1/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]}).json()
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    job = httpx.post(f"{server}/api/v1/jobs", json={"plugin": "sleep", "params": {"seconds": 30}}, headers=auth)
+    files = {"content_key": ("poem.txt", b"so much depends\nupon\na red wheel\nbarrow\n", "text/plain")}
+    assert httpx.post(f"{server}/api/v1/jobs/upload", headers=auth, files=files).status_code == 201
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/login")
+    _log_in(page, *ADMIN)
+    page.wait_for_url(f"{server}/")
+    pages = {"dashboard": "/", "new-job": "/jobs/new?plugin=textstats", "job": f"/jobs/{job.json()['id']}",
+             "artifacts": "/artifacts", "profile": "/profile", "admin-users": "/admin/users",
+             "admin-jobs": "/admin/jobs", "admin-monitor": "/admin/monitor"}  # fmt: skip
+    for name, path in pages.items():
+        response = page.goto(f"{server}{path}")
+        assert response is not None and response.status == 200, name
+        page.get_by_role("button", name="Log out").wait_for()
+        page.wait_for_timeout(400)
+        page.screenshot(path=shots / f"{width}-{name}.png", full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), f"{name} scrolls sideways"
+    httpx.post(f"{server}/api/v1/jobs/{job.json()['id']}/cancel", headers=auth)
+    assert errors == []
+    context.close()
