@@ -112,6 +112,9 @@ class Job(Base):
         # The dashboard: my jobs, newest first, keyset-paginated.
         Index("ix_jobs_owner_created", "owner_id", "created_at", "id"),
         Index("ix_jobs_created", "created_at", "id"),
+        # Status counts, capped: each one an index range of at most cap + 1 entries, per owner or
+        # for everyone (measured at 100,000 jobs on SQLite: 55 ms for the five counts without it).
+        Index("ix_jobs_status_owner", "status", "owner_id"),
         # The sweeper: lost RUNNING jobs, PENDING jobs to (re-)enqueue. Partial, so finished jobs
         # (nearly all rows) leave it, and one index, not two: each claim and finish rewrites fewer
         # pages (measured: worker time per no-op job down by a fifth on SQLite).

@@ -1,4 +1,4 @@
-"""paused plugins, the worker registry and metrics buckets
+"""paused plugins, the worker registry, metrics buckets and an index for status counts
 
 Revision ID: 0003
 Revises: 0001
@@ -18,6 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index('ix_jobs_status_owner', 'jobs', ['status', 'owner_id'], unique=False)
     op.create_table('paused_plugins',
     sa.Column('plugin', sa.String(length=100), nullable=False),
     sa.Column('paused_at', sa.DateTime(), nullable=False),
@@ -55,3 +56,4 @@ def downgrade() -> None:
     op.drop_index('ix_workers_heartbeat', table_name='workers')
     op.drop_table('workers')
     op.drop_table('paused_plugins')
+    op.drop_index('ix_jobs_status_owner', table_name='jobs')
