@@ -12,6 +12,7 @@ from helixnet.core.schemas import ArtifactRead, UserRead
 from helixnet.errors import HelixNetError
 from helixnet.ui.files import artifact_card
 from helixnet.ui.frame import frame
+from helixnet.ui.session import still_signed_in
 
 #: Shown at most; the REST API pages through all of them.
 SHOWN = 200
@@ -35,6 +36,8 @@ class ArtifactsView:
         self.listing()
 
     async def received(self, event: Any) -> None:
+        if still_signed_in(self.hx) is None:
+            return
         data = await event.file.read()
         try:
             artifact = await asyncio.to_thread(self.hx.artifacts.create, self.user, event.file.name, data,
@@ -73,6 +76,8 @@ class ArtifactsView:
 
     async def delete(self, artifact: ArtifactRead, dialog: ui.dialog) -> None:
         dialog.close()
+        if still_signed_in(self.hx) is None:
+            return
         try:
             await asyncio.to_thread(self.hx.artifacts.delete, artifact.id, self.user)
         except HelixNetError as exc:

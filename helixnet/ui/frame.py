@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from nicegui import ui
+from nicegui import app, ui
 
 from helixnet.core.schemas import UserRead
 from helixnet.ui.session import sign_out
@@ -34,7 +34,7 @@ def nav_items(user: UserRead) -> list[tuple[str, str]]:
 def frame(user: UserRead, title: str) -> Iterator[ui.column]:
     """Header, navigation and a centred content column (full width on a phone, no sideways scroll)."""
     ui.page_title(f"{title} · HelixNet")
-    dark = ui.dark_mode(None)  # None: follow the system until the user picks
+    dark = ui.dark_mode(theme_choice())  # None: follow the system until the user picks
     ui.add_head_html(_VISIBILITY_JS)
     ui.query("body").classes("overflow-x-hidden")
     with ui.header().classes("items-center gap-2 px-4 py-2 flex-wrap"):
@@ -43,9 +43,9 @@ def frame(user: UserRead, title: str) -> Iterator[ui.column]:
             for label, path in nav_items(user):
                 ui.link(label, path).classes("text-white no-underline")
         ui.space()
-        ui.button(icon="dark_mode", on_click=lambda: _toggle(dark)).props("flat round color=white").tooltip(
-            "Dark mode"
-        )
+        theme = ui.button().props('flat round color=white aria-label="Theme"').mark("theme")
+        theme.on_click(lambda: _toggle(dark, theme))
+        _show_theme(theme, dark.value)
         with ui.button(icon="account_circle").props("flat no-caps color=white") as menu_button:
             ui.label(user.email).classes("max-w-[40vw] truncate")
             with ui.menu():
@@ -57,9 +57,31 @@ def frame(user: UserRead, title: str) -> Iterator[ui.column]:
         yield content
 
 
-def _toggle(dark: ui.dark_mode) -> None:
-    """System -> the opposite of light -> ... ; the first press always changes what is shown."""
-    dark.value = not bool(dark.value)
+#: The theme button cycles: follow the system -> dark -> light -> follow the system.
+THEMES: list[tuple[bool | None, str, str]] = [
+    (None, "brightness_auto", "Theme: as the system"),
+    (True, "dark_mode", "Theme: dark"),
+    (False, "light_mode", "Theme: light"),
+]
+
+
+def theme_choice() -> bool | None:
+    """This browser's pick, kept with its session (every tab and page), else the system's."""
+    value = app.storage.user.get("dark")
+    return value if isinstance(value, bool) else None
+
+
+def _toggle(dark: ui.dark_mode, button: ui.button) -> None:
+    index = next(i for i, (value, _, _) in enumerate(THEMES) if value == dark.value)
+    dark.value = THEMES[(index + 1) % len(THEMES)][0]
+    app.storage.user["dark"] = dark.value
+    _show_theme(button, dark.value)
+
+
+def _show_theme(button: ui.button, value: bool | None) -> None:
+    _, icon, label = next(theme for theme in THEMES if theme[0] == value)
+    button.props(f"icon={icon}")
+    button.props["title"] = label
 
 
 def log_out() -> None:

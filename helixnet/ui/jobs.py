@@ -18,6 +18,7 @@ from helixnet.errors import HelixNetError, NotFound
 from helixnet.ui.files import artifact_card
 from helixnet.ui.frame import frame
 from helixnet.ui.live import LiveHub, Watch
+from helixnet.ui.session import still_signed_in
 from helixnet.ui.widgets import field_row, json_view, status_badge, when
 
 #: Events whose source is one of these explain a recovery (the sweeper's work).
@@ -157,6 +158,8 @@ class JobView:
         ui.download.content(body, f"{self.job.id}-result.json", "application/json")
 
     async def cancel(self) -> None:
+        if still_signed_in(self.hx) is None:
+            return
         try:
             await asyncio.to_thread(self.hx.jobs.cancel, self.job.id, self.user)
         except HelixNetError as exc:
@@ -164,6 +167,8 @@ class JobView:
         await self.refresh()
 
     async def retry(self) -> None:
+        if still_signed_in(self.hx) is None:
+            return
         try:
             new = await asyncio.to_thread(self.hx.jobs.retry, self.job.id, self.user)
         except HelixNetError as exc:

@@ -12,6 +12,7 @@ from helixnet.core.schemas import UserRead
 from helixnet.errors import HelixNetError, ValidationFailed
 from helixnet.ui.forms import ParamsForm
 from helixnet.ui.frame import frame
+from helixnet.ui.session import still_signed_in
 
 
 def create(hx: Any) -> None:
@@ -56,6 +57,8 @@ class JobForm:
             ui.label(spec.description).classes("text-xs opacity-70")
 
         async def received(event: Any) -> None:
+            if still_signed_in(self.hx) is None:
+                return
             data = await event.file.read()
             try:
                 artifact = await asyncio.to_thread(self.hx.artifacts.create, self.user, event.file.name, data,
@@ -71,6 +74,8 @@ class JobForm:
         ).classes("w-full")
 
     async def submit(self) -> None:
+        if still_signed_in(self.hx) is None:
+            return
         self.error.set_text("")
         self.form.clear_errors()
         try:

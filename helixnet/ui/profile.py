@@ -13,7 +13,7 @@ from starlette.requests import Request
 from helixnet.core.schemas import UserRead
 from helixnet.errors import AuthenticationFailed, HelixNetError, ValidationFailed
 from helixnet.ui.frame import frame
-from helixnet.ui.session import sign_in
+from helixnet.ui.session import sign_in, still_signed_in
 
 PROFILE_FIELDS = {"fullname": "Full name", "phone_number": "Phone number", "web_url": "Web URL"}
 
@@ -47,6 +47,8 @@ class ProfileView:
             ui.button("Change password", on_click=self.change_password).props("no-caps")
 
     async def save(self) -> None:
+        if still_signed_in(self.hx) is None:
+            return
         for widget in self.fields.values():
             _mark(widget, None)
         changes = {name: (widget.value or None) for name, widget in self.fields.items()}
@@ -63,6 +65,8 @@ class ProfileView:
         ui.notify("Profile saved", type="positive")
 
     async def change_password(self) -> None:
+        if still_signed_in(self.hx) is None:
+            return
         for widget in (self.current, self.new, self.again):
             _mark(widget, None)
         if self.new.value != self.again.value:

@@ -12,7 +12,7 @@ import hmac
 import time
 from typing import Any
 
-from nicegui import app
+from nicegui import app, ui
 
 from helixnet.core.schemas import UserRead
 from helixnet.errors import AuthenticationFailed, HelixNetError
@@ -59,4 +59,14 @@ def current_user(hx: Any) -> UserRead | None:
     return user
 
 
-__all__ = ["current_user", "session_secret", "sign_in", "sign_out"]
+def still_signed_in(hx: Any, *, admin: bool = False) -> UserRead | None:
+    """For an action on an open page: the session may have ended since the page was built
+    (logged out elsewhere, password changed, deactivated, no longer admin). None sends to login."""
+    user = current_user(hx)
+    if user is None or (admin and not user.is_admin):
+        ui.navigate.to("/login")
+        return None
+    return user
+
+
+__all__ = ["current_user", "session_secret", "sign_in", "sign_out", "still_signed_in"]

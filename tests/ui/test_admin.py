@@ -30,6 +30,9 @@ async def test_admin_creates_deactivates_promotes_and_resets(user: User, make_us
 
     ada_browser = make_user()
     await log_in(ada_browser, ada.email)
+    # In the simulation a click runs in this test's task, where the last HTTP request (ada's) is the
+    # current one for app.storage.user; a real browser's click carries its own page's request.
+    await user.open("/admin/users")
     user.find(marker=f"active-{ada.id}").click()
     await eventually(lambda: _flag(hx, ada.id, "is_active", False))
     assert (await ada_browser.http_client.get("/", follow_redirects=False)).status_code == 307  # session ended

@@ -91,3 +91,17 @@ async def test_admins_see_the_admin_links(user: User, admin: Any) -> None:
     await log_in(user, admin.email)
     await user.should_see("Users")
     await user.should_see("Monitor")
+
+
+async def test_theme_follows_the_system_then_cycles_and_is_remembered(user: User, ada: Any) -> None:
+    from nicegui import ui
+
+    await log_in(user, ada.email)
+    await user.should_see("No jobs yet.")
+    [dark] = list(user.find(kind=ui.dark_mode).elements)
+    assert dark.value is None  # the system decides
+    user.find(marker="theme").click()
+    assert dark.value is True
+    await user.open("/artifacts")
+    [dark] = list(user.find(kind=ui.dark_mode).elements)
+    assert dark.value is True  # kept across pages

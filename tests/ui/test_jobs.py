@@ -217,3 +217,14 @@ async def test_message_is_text_not_html(user: User, hx: Any, ada: Any) -> None:
     await user.open("/")
     await user.should_see(evil)
     assert not any(isinstance(el, ui.html) for el in user.current_layout.descendants())
+
+
+async def test_an_open_page_cannot_act_after_the_session_ended(user: User, hx: Any, ada: Any) -> None:
+    job = hx.jobs.submit(ada, "sleep", params={"seconds": 3600})
+    await log_in(user, ada.email, path=f"/jobs/{job.id}")
+    await user.should_see("Cancel")
+    hx.users.set_flags(ada, is_active=False)  # an admin deactivates her while the page is open
+    user.find("Cancel").click()
+    await eventually(lambda: user.should_see("Log in", retries=1))
+    assert not hx.jobs.get(job.id).cancel_requested
+    hx.jobs.cancel(job.id)

@@ -19,6 +19,7 @@ from helixnet.errors import HelixNetError
 from helixnet.ui.dashboard import Filters, job_table
 from helixnet.ui.frame import frame
 from helixnet.ui.live import LiveHub
+from helixnet.ui.session import still_signed_in
 
 #: Button label, and what the progress line calls a changed job.
 ACTIONS = {
@@ -73,6 +74,8 @@ class BulkPanel:
         dialog.open()
 
     def run(self, action: BulkAction) -> None:
+        if still_signed_in(self.hx, admin=True) is None:
+            return
         if self.timer.active:
             ui.notify("A bulk action is already running on this page", type="warning")
             return

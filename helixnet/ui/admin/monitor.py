@@ -23,6 +23,7 @@ from helixnet.core.schemas import JobRead, UserRead, WorkerRead
 from helixnet.errors import HelixNetError
 from helixnet.ui.dashboard import job_row
 from helixnet.ui.frame import frame
+from helixnet.ui.session import still_signed_in
 from helixnet.ui.widgets import when
 
 REFRESH_SECONDS = 3.0
@@ -173,6 +174,8 @@ class MonitorView:
         await self._act(self.hx.pauses.resume, plugin, f"Resumed {plugin}")
 
     async def _act(self, action: Any, plugin: str, message: str) -> None:
+        if still_signed_in(self.hx, admin=True) is None:
+            return
         try:
             await asyncio.to_thread(action, plugin)
         except HelixNetError as exc:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from helixnet.core.schemas import UserRead
 from helixnet.errors import HelixNetError, ValidationFailed
 from helixnet.ui.frame import frame
+from helixnet.ui.session import still_signed_in
 from helixnet.ui.widgets import when
 
 PAGE = 200
@@ -73,6 +74,8 @@ class UsersView:
             )
 
     async def create_user(self) -> None:
+        if still_signed_in(self.hx, admin=True) is None:
+            return
         self.email.error = self.password.error = None
         try:
             user = await asyncio.to_thread(self.hx.users.create, self.email.value or "", self.password.value or "",
@@ -93,6 +96,8 @@ class UsersView:
         self.listing.refresh()
 
     async def flags(self, user: UserRead, *, is_active: bool | None = None, is_admin: bool | None = None) -> None:
+        if still_signed_in(self.hx, admin=True) is None:
+            return
         try:
             await asyncio.to_thread(self.hx.users.set_flags, user, is_active=is_active, is_admin=is_admin)
         except HelixNetError as exc:
@@ -107,6 +112,8 @@ class UsersView:
             ui.label("Their sessions and tokens stop working.").classes("text-xs opacity-70")
 
             async def reset() -> None:
+                if still_signed_in(self.hx, admin=True) is None:
+                    return
                 try:
                     await asyncio.to_thread(self.hx.users.set_password, user, password.value or "")
                 except ValidationFailed as exc:
