@@ -15,16 +15,16 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import String, cast, func, or_, select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from helixnet.core import statements as sql
 from helixnet.core.artifacts import can_see
 from helixnet.core.bulk import BulkAction, BulkReport, run_bulk
 from helixnet.core.db import Database
 from helixnet.core.events import record_event
+from helixnet.core.filters import job_filters
 from helixnet.core.models import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -357,39 +357,6 @@ class JobService:
         for artifact in session.scalars(query):
             found.setdefault(artifact.job_id or "", []).append(ArtifactRead.model_validate(artifact))
         return found
-
-
-def job_filters(
-    user: UserRef | None,
-    *,
-    status: str | JobStatus | None = None,
-    plugin: str | None = None,
-    q: str | None = None,
-    owner_id: str | None = None,
-    all_users: bool = False,
-) -> list[ColumnElement[bool]]:
-    """The WHERE clauses of a job listing: whose jobs (a plain user's own, whatever asked), status,
-    plugin and the text search (id prefix, plugin, message, error, params)."""
-    clauses: list[ColumnElement[bool]] = []
-    if not (all_users and (user is None or getattr(user, "is_admin", False))):
-        if user is None:
-            raise ValidationFailed.field(["user"], "needed unless all_users is set")
-        clauses.append(Job.owner_id == user_id_of(user))
-    elif owner_id:
-        clauses.append(Job.owner_id == owner_id)
-    if status is not None:
-        try:
-            clauses.append(Job.status == JobStatus(str(status).upper()).value)
-        except ValueError:
-            names = ", ".join(s.value for s in JobStatus)
-            raise ValidationFailed.field(["status"], f"must be one of {names}") from None
-    if plugin:
-        clauses.append(Job.plugin == plugin)
-    if q:
-        pattern = f"%{q.replace('%', '').replace('_', '')}%"
-        clauses.append(or_(Job.id.like(f"{q}%"), Job.plugin.ilike(pattern), Job.message.ilike(pattern),
-                           Job.error.ilike(pattern), cast(Job.params, String).ilike(pattern)))  # fmt: skip
-    return clauses
 
 
 def _job_read(row: Job, artifacts: list[ArtifactRead]) -> JobRead:

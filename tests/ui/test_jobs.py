@@ -228,3 +228,22 @@ async def test_an_open_page_cannot_act_after_the_session_ended(user: User, hx: A
     await eventually(lambda: user.should_see("Log in", retries=1))
     assert not hx.jobs.get(job.id).cancel_requested
     hx.jobs.cancel(job.id)
+
+
+async def test_open_tabs_cost_no_queries_while_nothing_changes(make_user: Any, hx: Any, ada: Any) -> None:
+    """Live pages wait on the change feed: idle, five open tabs query exactly as much as one (the shared poll)."""
+    from sqlalchemy import event
+
+    async def queries_while_idle(tabs: int) -> int:
+        browsers = [make_user() for _ in range(tabs)]
+        for browser in browsers:
+            await log_in(browser, ada.email)
+        statements: list[str] = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+        event.listen(hx.db.engine, "before_cursor_execute", listener)
+        await asyncio.sleep(1.5)
+        event.remove(hx.db.engine, "before_cursor_execute", listener)
+        return len([s for s in statements if "job_events" not in s])
+
+    one, five = await queries_while_idle(1), await queries_while_idle(5)
+    assert five <= one + 4, (one, five)  # the poll's few queries, not one per tab per tick
