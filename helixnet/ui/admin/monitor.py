@@ -156,7 +156,7 @@ class MonitorView:
     def _charts(self, series: dict[str, list[Point]]) -> None:
         def line(name: str, points: list[Point], value: Any) -> dict[str, Any]:
             return {"name": name, "type": "line", "showSymbol": False,
-                    "data": [[p.at.isoformat(), value(p)] for p in points]}  # fmt: skip
+                    "data": [[p.at.isoformat(), _finite(value(p))] for p in points]}  # fmt: skip
 
         throughput = [line(plugin, points, lambda p: p.succeeded) for plugin, points in series.items()]
         failures = [line(plugin, points, lambda p: p.failed) for plugin, points in series.items()]
@@ -183,6 +183,11 @@ class MonitorView:
             return
         ui.notify(message)
         await self.refresh(fresh=True)
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no infinity (a duration past the histogram's last bound): a gap in the line."""
+    return None if value is None or value == float("inf") else value
 
 
 def _chart(title: str) -> ui.echart:
