@@ -1,4 +1,4 @@
-"""``helixnet serve``: the API (and, later, the UI) with embedded workers, on one port.
+"""``helixnet serve``: the UI at ``/`` and the API at ``/api/v1`` with embedded workers, on one port.
 
 Kept out of ``cli.py`` so the CLI's other commands never import the web stack.
 """
@@ -72,16 +72,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     hx.start(workers=args.workers)
     try:
         _first_admin(hx)
-        app = create_app(hx)
+        app = create_app(hx, root_redirect=False)
+        from helixnet.ui import mount_ui  # the UI at /, after the API's routes
+
+        mount_ui(app, hx)
         shown = f"[{host}]" if ":" in host else host
         base = hx.settings.public_url or f"http://{shown}:{sock.getsockname()[1]}"
         workers = hx.pool.threads if hx.pool is not None else 0
-        print(f"HelixNet API:  {base}{API_PREFIX}\nAPI docs:      {base}{API_PREFIX}/docs\n"
+        print(f"HelixNet UI:   {base}/\nHelixNet API:  {base}{API_PREFIX}\nAPI docs:      {base}{API_PREFIX}/docs\n"
               f"Embedded workers: {workers}  (Ctrl+C to stop)", flush=True)  # fmt: skip
         settings = hx.settings
         # Proxy headers are the app's own job (helixnet.api.middleware, HELIXNET_FORWARDED_ALLOW_IPS), so
         # they hold the same when the app is mounted elsewhere; uvicorn must not apply them a second time.
-        config = uvicorn.Config(app, log_level=args.log_level, lifespan="off", access_log=False,
+        config = uvicorn.Config(app, log_level=args.log_level, lifespan="on", access_log=False,
                                 server_header=False, proxy_headers=False,
                                 limit_concurrency=settings.server_max_concurrency,
                                 timeout_keep_alive=settings.server_keep_alive_seconds,

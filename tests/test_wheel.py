@@ -76,7 +76,7 @@ def test_wheel_in_a_fresh_venv_upgrades_the_db_and_serves(wheel: Path, tmp_path:
     helixnet = str(env_dir / "bin" / "helixnet")
 
     assert "serve" in run([helixnet, "--help"], cwd=empty, env=env)
-    assert "revision 0003" in run([helixnet, "db", "upgrade"], cwd=empty, env=env)
+    assert "revision 0004" in run([helixnet, "db", "upgrade"], cwd=empty, env=env)
     # The installed package, not the checkout, answered.
     where = run([str(python), "-c", "import helixnet; print(helixnet.__file__)"], cwd=empty, env=env)
     assert str(env_dir) in where
@@ -98,6 +98,8 @@ def test_wheel_in_a_fresh_venv_upgrades_the_db_and_serves(wheel: Path, tmp_path:
         assert health.status_code == 200 and health.json()["status"] == "ok"
         docs = httpx.get(f"http://127.0.0.1:{port}/api/v1/docs/static/swagger-ui-bundle.js", timeout=5)
         assert docs.status_code == 200 and len(docs.content) > 1000
+        login = httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)  # the bundled UI, from the wheel
+        assert login.status_code == 200 and "_nicegui" in login.text
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

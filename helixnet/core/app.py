@@ -9,17 +9,21 @@ from datetime import datetime
 from types import TracebackType
 
 from helixnet.core.artifacts import ArtifactService
+from helixnet.core.changes import ChangeFeed
 from helixnet.core.config import Settings
 from helixnet.core.db import Database
 from helixnet.core.digests import ArtifactDigests
 from helixnet.core.jobs import JobService
+from helixnet.core.metrics import Metrics
 from helixnet.core.migrate import upgrade
 from helixnet.core.models import utcnow
+from helixnet.core.pauses import PauseService
 from helixnet.core.runner import JobRunner
 from helixnet.core.security import TokenSigner
 from helixnet.core.sweeper import Sweeper, SweepReport
 from helixnet.core.throttle import LoginThrottle
 from helixnet.core.users import UserService
+from helixnet.core.worker_registry import WorkerRegistry
 from helixnet.core.workers import WorkerPool, process_worker_name
 from helixnet.plugins.registry import PluginRegistry, discover
 from helixnet.private import make_private_dir
@@ -65,6 +69,7 @@ class HelixNet:
         )
         self.users = UserService(self.db, signer, bcrypt_rounds=self.settings.bcrypt_rounds, throttle=throttle)
         self.artifacts = ArtifactService.from_settings(self.db, self.storage, self.settings, clock=clock)
+        self.changes = ChangeFeed(self.db)
         self.jobs = JobService(
             self.db,
             self.queue,
@@ -73,10 +78,15 @@ class HelixNet:
             default_max_retries=self.settings.job_max_retries,
             default_timeout=self.settings.job_default_timeout,
             on_cancel=self._cancel_local,
+            on_change=self.changes.notify,
         )
+        self.workers = WorkerRegistry(self.db, clock=clock)
+        self.metrics = Metrics(self.db, clock=clock)
+        self.pauses = PauseService(self.db, self.queue, self.plugins, clock=clock)
         self.runner = JobRunner(
-            self.db, self.storage, self.plugins, clock=clock, retry_backoff=self._backoff, requeue=self._requeue
-        )
+            self.db, self.storage, self.plugins, clock=clock, retry_backoff=self._backoff, requeue=self._requeue,
+            on_change=self.changes.notify, metrics=self.metrics,
+        )  # fmt: skip
         self.worker_name = process_worker_name()
         # S3 uploads completed without a declared sha256 get it here, off the request path.
         self.digests = ArtifactDigests(self.db, self.storage)
@@ -122,6 +132,8 @@ class HelixNet:
             sweep_interval_seconds=self.settings.sweep_interval_seconds,
             sweeper=self.sweeper if sweeper else None,
             name=self.worker_name,
+            registry=self.workers,
+            metrics=self.metrics,
         )
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -130,6 +142,7 @@ class HelixNet:
             self._pool.stop(timeout)
             self._pool = None
         self.digests.stop(timeout)
+        self.changes.stop()
         self.queue.close()
         self.db.dispose()
 

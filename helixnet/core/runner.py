@@ -25,6 +25,7 @@ from helixnet.core import statements as sql
 from helixnet.core.context import InputFile, JobCancelled, JobContext
 from helixnet.core.db import Database
 from helixnet.core.events import event_values
+from helixnet.core.metrics import Metrics
 from helixnet.core.models import Artifact, ArtifactStatus, Job, JobStatus
 from helixnet.logs import job_scope
 from helixnet.plugins.registry import PluginRegistry
@@ -85,8 +86,13 @@ class JobRunner:
         clock: Clock,
         retry_backoff: Callable[[int], float],
         requeue: Callable[[str, int], None] | None = None,
+        on_change: Callable[[str], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
+        self._metrics = metrics
+        # Tells the process's change feed at once (live pages); a no-op when nobody listens.
+        self._changed = on_change or (lambda job_id: None)
         self._storage = storage
         self._plugins = plugins
         self._clock = clock
@@ -130,6 +136,7 @@ class JobRunner:
             started = event_values(job_id, f"started on worker {worker_id} (attempt {row.attempts})", now=now)
             if not defer_event:
                 conn.execute(sql.INSERT_EVENTS, [started])
+        self._changed(job_id)
         claim = Claim(job_id, row.owner_id, row.plugin, row.params or {}, row.inputs or {}, row.attempts,
                       row.max_retries, row.timeout, row.priority)  # fmt: skip
         return claim, started
@@ -217,6 +224,7 @@ class JobRunner:
             values["message"] = message[:2000]
         with self._db.connect() as conn:
             conn.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value).values(**values))
+        self._changed(job_id)
 
     def emit(self, job_id: str, level: str, message: str) -> None:
         running = self.running.get(job_id)
@@ -224,6 +232,7 @@ class JobRunner:
         line = event_values(job_id, message, now=self._clock(), level=level, source="plugin")
         with self._db.connect() as conn:
             conn.execute(sql.INSERT_EVENTS, [*pending, line])  # the started line first, in order
+        self._changed(job_id)
 
     # -- outcome --------------------------------------------------------------------------------------
 
@@ -277,12 +286,15 @@ class JobRunner:
                 if keep_outputs and ctx.outputs.records:
                     rows = [_artifact_row(claim, record, now) for record in ctx.outputs.records]
                     conn.execute(sql.INSERT_ARTIFACTS, rows)
+        self._changed(claim.job_id)
         if not updated:
             log.warning("job %s was taken from worker %s (swept or cancelled); outcome dropped", claim.job_id, worker_id)
             ctx.outputs.discard()
             return None
         if not keep_outputs:
             ctx.outputs.discard()
+        if self._metrics is not None and "finished_at" in values:
+            self._metrics.record(claim.plugin, status, elapsed)  # memory only; flushed by the pool
         if status == JobStatus.PENDING and values.get("queued_at") is not None and self._requeue is not None:
             self._requeue(claim.job_id, claim.priority)
         return status

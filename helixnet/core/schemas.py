@@ -174,3 +174,16 @@ class JobRead(_Read):
 class JobPage(BaseModel):
     items: list[JobRead]
     next_cursor: str | None = None
+
+
+class WorkerRead(_Read):
+    id: str
+    name: str
+    host: str
+    pid: int
+    threads: int
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None = None
+    jobs_done: int
+    current_jobs: list[str] = Field(default_factory=list)

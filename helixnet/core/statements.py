@@ -10,13 +10,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Insert, Table, Update, and_, bindparam, insert, or_, update
+from sqlalchemy import ColumnElement, Insert, Table, Update, and_, bindparam, exists, insert, or_, update
 
-from helixnet.core.models import Artifact, Job, JobEvent, JobStatus
+from helixnet.core.models import Artifact, Job, JobEvent, JobStatus, PausedPlugin
 
 jobs: Table = cast(Table, Job.__table__)
 events: Table = cast(Table, JobEvent.__table__)
 artifacts: Table = cast(Table, Artifact.__table__)
+paused: Table = cast(Table, PausedPlugin.__table__)
 
 INSERT_JOB: Insert = insert(jobs)
 INSERT_EVENTS: Insert = insert(events)
@@ -28,6 +29,8 @@ CLAIM: Update = (
         jobs.c.id == bindparam("p_id"),
         jobs.c.status == JobStatus.PENDING.value,
         or_(jobs.c.scheduled_at.is_(None), jobs.c.scheduled_at <= bindparam("p_now")),
+        # A paused plugin's jobs stay PENDING: one primary-key probe of a tiny table.
+        ~exists().where(paused.c.plugin == jobs.c.plugin),
     )
     .values(
         status=JobStatus.RUNNING.value,

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from helixnet.core.db import Database
 from helixnet.core.digests import ArtifactDigests
 from helixnet.core.events import event_values
-from helixnet.core.models import Job, JobEvent, JobStatus, Lease
+from helixnet.core.models import Job, JobEvent, JobStatus, Lease, PausedPlugin
 from helixnet.errors import QueueUnavailable
 from helixnet.queue import Queue
 
@@ -158,6 +158,7 @@ class Sweeper:
                     Job.status == JobStatus.PENDING.value,
                     Job.queued_at.is_(None),
                     or_(Job.scheduled_at.is_(None), Job.scheduled_at <= now),
+                    Job.plugin.not_in(select(PausedPlugin.plugin)),  # resume enqueues those
                 )
                 .limit(BATCH)
             ).all()
@@ -173,7 +174,8 @@ class Sweeper:
         with self._db.read() as session:
             stale = session.execute(
                 select(Job.id, Job.priority)
-                .where(Job.status == JobStatus.PENDING.value, Job.queued_at < now - self.lost_after)
+                .where(Job.status == JobStatus.PENDING.value, Job.queued_at < now - self.lost_after,
+                       Job.plugin.not_in(select(PausedPlugin.plugin)))  # fmt: skip
                 .limit(BATCH)
             ).all()
         return self._mark_and_enqueue(stale, now, note="its queue message was lost (queue empty); enqueued again")

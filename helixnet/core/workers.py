@@ -17,9 +17,11 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from helixnet.core.db import Database
+from helixnet.core.metrics import FLUSH_SECONDS, Metrics
 from helixnet.core.models import Job, JobStatus
 from helixnet.core.runner import JobRunner
 from helixnet.core.sweeper import Sweeper
+from helixnet.core.worker_registry import WorkerRegistry
 from helixnet.errors import QueueUnavailable
 from helixnet.queue import Queue
 
@@ -49,6 +51,8 @@ class WorkerPool:
         sweep_interval_seconds: float,
         sweeper: Sweeper | None,
         name: str | None = None,
+        registry: WorkerRegistry | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._db = db
         self._queue = queue
@@ -63,6 +67,9 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []
         self.executed = 0  # jobs this pool claimed and ran (a counter for tests and stats)
         self._count_lock = threading.Lock()
+        self._registry = registry
+        self._metrics = metrics
+        self.registry_id: str | None = None
 
     @property
     def running(self) -> bool:
@@ -75,6 +82,11 @@ class WorkerPool:
         for index in range(self._threads_wanted):
             self._spawn(self._work, f"helixnet-worker-{index + 1}", f"{self.name}/w{index + 1}")
         if self._threads_wanted:
+            if self._registry is not None:
+                try:
+                    self.registry_id = self._registry.register(self.name, self._threads_wanted)
+                except Exception:  # the monitor shows less; the jobs still run
+                    log.warning("could not register worker %s", self.name, exc_info=True)
             self._spawn(self._monitor, "helixnet-monitor")
         if self._sweeper is not None:
             self._spawn(self._sweep_loop, "helixnet-sweeper")
@@ -90,6 +102,12 @@ class WorkerPool:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads = [t for t in self._threads if t.is_alive()]
+        self._flush_metrics()
+        if self._registry is not None and self.registry_id is not None:
+            try:
+                self._registry.stopped(self.registry_id)
+            except Exception:  # its heartbeat simply stops
+                log.debug("could not mark worker %s stopped", self.name, exc_info=True)
         if self._sweeper is not None:
             try:
                 self._sweeper.release_lease()
@@ -151,9 +169,19 @@ class WorkerPool:
     def _monitor(self) -> None:
         """Heart-beat running jobs and pass on cancels asked from other processes."""
         tick = min(0.5, self._heartbeat_seconds / 2)
-        last_beat = 0.0
+        last_beat = last_registered = last_flush = 0.0
         while not self._stop.wait(tick):
             running = dict(self._runner.running)
+            if self._metrics is not None and time.monotonic() - last_flush >= FLUSH_SECONDS:
+                last_flush = time.monotonic()
+                self._flush_metrics()
+            if self.registry_id is not None and time.monotonic() - last_registered >= self._heartbeat_seconds:
+                last_registered = time.monotonic()
+                try:
+                    assert self._registry is not None
+                    self._registry.beat(self.registry_id, jobs_done=self.executed, current_jobs=list(running))
+                except Exception:
+                    log.warning("worker registry heartbeat failed; trying again", exc_info=True)
             if not running:
                 continue
             try:
@@ -167,6 +195,14 @@ class WorkerPool:
                         self._runner.flush_pending(job)
             except Exception:
                 log.exception("monitor pass failed; trying again")
+
+    def _flush_metrics(self) -> None:
+        if self._metrics is None:
+            return
+        try:
+            self._metrics.flush()
+        except Exception:  # kept in memory and written at the next flush
+            log.warning("metrics flush failed; trying again", exc_info=True)
 
     def heartbeat(self, job_ids: list[str], now: datetime) -> int:
         with self._db.connect() as conn:
