@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import statistics
 import tempfile
@@ -90,6 +91,8 @@ async def run(n: int, rounds: int, jobs_per_case: int) -> None:
             host = Starlette()
             mount_ui(host, hx, storage_path=Path(tmp) / "sessions")
             async with host.router.lifespan_context(host):
+                gc.collect()  # as helixnet serve does once it is built
+                gc.freeze()
                 transport = httpx.ASGITransport(core.app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
                     browser = User(client)

@@ -6,6 +6,7 @@ Kept out of ``cli.py`` so the CLI's other commands never import the web stack.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import socket
@@ -76,6 +77,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from helixnet.ui import mount_ui  # the UI at /, after the API's routes
 
         mount_ui(app, hx)
+        # What exists now lives as long as the process; frozen, it is out of the collector's sight and
+        # a full collection scans only what requests made (200-340 ms pauses on UI pages, measured).
+        gc.collect()
+        gc.freeze()
         shown = f"[{host}]" if ":" in host else host
         base = hx.settings.public_url or f"http://{shown}:{sock.getsockname()[1]}"
         workers = hx.pool.threads if hx.pool is not None else 0
