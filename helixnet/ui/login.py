@@ -9,12 +9,13 @@ from nicegui import ui
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from helixnet.errors import AuthenticationFailed, RateLimited
+from helixnet.errors import AuthenticationFailed, RateLimited, ValidationFailed
 from helixnet.ui.guard import safe_redirect
 from helixnet.ui.session import current_user, sign_in
 
 #: One message for a wrong password, an unknown email and a deactivated account.
 LOGIN_FAILED = "Incorrect email or password"
+MISSING = "Enter your email and password"
 
 
 def create(hx: Any) -> None:
@@ -26,15 +27,25 @@ def create(hx: Any) -> None:
         ui.page_title("Log in · HelixNet")
         ui.dark_mode(None)
 
+        # Counted per account *and* address, as the API does: one visitor's guesses lock out only
+        # that visitor (the address is the trusted proxy's X-Forwarded-For where there is one).
+        source = request.client.host if request.client else None
+
         async def try_login() -> None:
             error.set_text("")
+            if not email.value or not password.value:
+                error.set_text(MISSING)
+                return
             try:
                 # bcrypt takes a while by design: off the event loop, so other tabs stay live.
-                user = await asyncio.to_thread(hx.users.authenticate, email.value or "", password.value or "")
+                user = await asyncio.to_thread(hx.users.authenticate, email.value, password.value, source=source)
             except RateLimited:
                 error.set_text("Too many failed attempts; try again in a minute")
                 return
             except AuthenticationFailed:
+                error.set_text(LOGIN_FAILED)
+                return
+            except ValidationFailed:  # a password no account can have (over bcrypt's 72 bytes)
                 error.set_text(LOGIN_FAILED)
                 return
             sign_in(hx, user)
@@ -51,4 +62,4 @@ def create(hx: Any) -> None:
         return None
 
 
-__all__ = ["LOGIN_FAILED", "create"]
+__all__ = ["LOGIN_FAILED", "MISSING", "create"]

@@ -23,7 +23,7 @@ def create(hx: Any) -> None:
     def profile_page(request: Request) -> None:
         user: UserRead = request.state.user
         with frame(user, "Profile"):
-            ProfileView(hx, user)
+            ProfileView(hx, user, source=request.client.host if request.client else None)
 
 
 def _mark(widget: Any, message: str | None) -> None:
@@ -31,8 +31,8 @@ def _mark(widget: Any, message: str | None) -> None:
 
 
 class ProfileView:
-    def __init__(self, hx: Any, user: UserRead) -> None:
-        self.hx, self.user = hx, user
+    def __init__(self, hx: Any, user: UserRead, *, source: str | None = None) -> None:
+        self.hx, self.user, self.source = hx, user, source  # source: the client's address, for throttling
         with ui.card().classes("w-full max-w-xl gap-2"):
             ui.label(user.email).classes("font-medium")
             self.fields = {name: ui.input(label, value=getattr(user, name) or "").classes("w-full")
@@ -74,11 +74,14 @@ class ProfileView:
             return
         try:
             await asyncio.to_thread(self.hx.users.set_password, self.user, self.new.value or "",
-                                    current_password=self.current.value or "")  # fmt: skip
+                                    current_password=self.current.value or "", source=self.source)  # fmt: skip
         except AuthenticationFailed:
             _mark(self.current, "incorrect password")
             return
         except ValidationFailed as exc:
+            if exc.errors and exc.errors[0].get("loc") == ["current_password"]:
+                _mark(self.current, str(exc.errors[0].get("msg")))
+                return
             _mark(self.new, str(exc.errors[0].get("msg")) if exc.errors else exc.detail)
             return
         except HelixNetError as exc:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from nicegui.testing import User
 
-from helixnet.ui.login import LOGIN_FAILED
+from helixnet.ui.login import LOGIN_FAILED, MISSING
 
 from .conftest import PASSWORD, log_in
 
@@ -39,6 +39,22 @@ async def test_wrong_password_and_unknown_email_get_the_same_message(user: User,
     user.find("Log in").click()
     await user.should_see(LOGIN_FAILED)
     await user.should_not_see("Jobs")
+
+
+async def test_empty_and_impossible_passwords_are_not_guesses(user: User, hx: Any, ada: Any) -> None:
+    """Issue 8's rule in the UI too: nothing that no account can have counts towards the lockout."""
+    await user.open("/login")
+    user.find("Log in").click()
+    await user.should_see(MISSING)
+    user.find("Email").type(ada.email)
+    user.find("Password").type("x" * 73)
+    for _ in range(hx.settings.login_max_failures + 2):
+        user.find("Log in").click()
+        await user.should_see(LOGIN_FAILED)
+    user.find("Password").clear().type(PASSWORD)
+    user.find("Log in").click()
+    await user.should_not_see("Too many failed attempts")
+    await user.should_see("Jobs")
 
 
 async def test_deactivated_user_cannot_log_in_and_is_thrown_out(user: User, hx: Any, ada: Any) -> None:
