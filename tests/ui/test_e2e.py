@@ -210,3 +210,27 @@ def test_every_page_renders_for_an_admin(server: str, browser: Any, tmp_path: Pa
     httpx.post(f"{server}/api/v1/jobs/{job.json()['id']}/cancel", headers=auth)
     assert errors == []
     context.close()
+
+
+def test_a_hidden_tab_waits_and_catches_up_when_shown(server: str, browser: Any) -> None:
+    """Live pages pause while their tab is hidden (no refresh work for nobody) and catch up when shown."""
+    token = httpx.post(f"{server}/api/v1/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]}).json()
+    auth = {"Authorization": f"Bearer {token['access_token']}"}
+    job = httpx.post(f"{server}/api/v1/jobs", headers=auth, json={"plugin": "sleep", "params": {"seconds": 60}}).json()
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(f"{server}/jobs/{job['id']}")
+    _log_in(page, *ADMIN)
+    page.get_by_text("RUNNING", exact=True).first.wait_for(timeout=30_000)
+    page.evaluate("""() => {  // what a browser does when the tab goes to the background
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    page.wait_for_timeout(500)  # the server has heard the tab went hidden
+    assert httpx.post(f"{server}/api/v1/jobs/{job['id']}/cancel", headers=auth).status_code == 202
+    page.wait_for_timeout(2000)  # changes are shown within 1 s to a visible tab
+    assert page.get_by_text("CANCELLED", exact=True).count() == 0
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    page.get_by_text("CANCELLED", exact=True).first.wait_for(timeout=5_000)
