@@ -7,6 +7,7 @@ another host), and behind a TLS-terminating proxy they must say ``https`` (issue
 - ``ForwardedHeaders`` believes ``X-Forwarded-Proto``, ``X-Forwarded-Host`` and ``X-Forwarded-For``
   only from the proxies in ``HELIXNET_FORWARDED_ALLOW_IPS`` (uvicorn's ``forwarded_allow_ips``);
 - Starlette's ``TrustedHostMiddleware`` refuses a Host off ``HELIXNET_ALLOWED_HOSTS``;
+- ``SECURITY_HEADERS`` go on every response that set none of its own;
 - ``HELIXNET_PUBLIC_URL``, when set, is the base of every absolute URL and no header matters.
 """
 
@@ -17,13 +18,13 @@ import re
 import secrets
 from collections.abc import Sequence
 
-from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from helixnet.core.config import Settings
+from helixnet.headers import DefaultHeaders
 
 _HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 #: For every response that did not choose its own: nothing loads, nothing frames it (downloads included).
@@ -94,33 +95,19 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-class SecurityHeaders:
-    """``nosniff`` everywhere; a locked-down CSP where a response set none (its own HTML sets one)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
-                headers.setdefault("X-Frame-Options", "DENY")
-                headers.setdefault("Referrer-Policy", "no-referrer")
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+#: Every API response's security headers unless it set its own (issue 8 item 9).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": DEFAULT_CSP,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def edge_middleware(settings: Settings) -> list[Middleware]:
     """The middleware every HelixNet web app runs first, outermost first."""
     return [
-        Middleware(SecurityHeaders),
+        Middleware(DefaultHeaders, headers=SECURITY_HEADERS),
         Middleware(ForwardedHeaders, trusted=settings.forwarded_allow_ips),
         Middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts, www_redirect=False),
     ]
@@ -140,4 +127,4 @@ def csp_nonce() -> str:
     return secrets.token_urlsafe(16)
 
 
-__all__ = ["DEFAULT_CSP", "ForwardedHeaders", "SecurityHeaders", "csp_nonce", "edge_middleware", "public_base"]
+__all__ = ["DEFAULT_CSP", "SECURITY_HEADERS", "ForwardedHeaders", "csp_nonce", "edge_middleware", "public_base"]

@@ -13,13 +13,14 @@ from nicegui import core, storage, ui
 from starlette.applications import Starlette
 
 from helixnet.core.app import HelixNet
+from helixnet.headers import DefaultHeaders
 from helixnet.ui import artifacts, dashboard, files, jobs, login, new_job, profile
 from helixnet.ui.admin import jobs as admin_jobs
 from helixnet.ui.admin import monitor
 from helixnet.ui.admin import users as admin_users
 from helixnet.ui.guard import AuthGuard
 from helixnet.ui.live import LiveHub
-from helixnet.ui.security import UiSecurityHeaders
+from helixnet.ui.security import UI_HEADERS
 from helixnet.ui.session import session_secret
 
 
@@ -40,7 +41,7 @@ def mount_ui(
     storage.Storage.path = (storage_path or hx.settings.data_dir / "ui-sessions").resolve()
     hub = register_pages(hx)
     core.app.add_middleware(AuthGuard, hx=hx)  # before run_with: inside NiceGUI's session middleware
-    core.app.add_middleware(UiSecurityHeaders)
+    core.app.add_middleware(DefaultHeaders, headers=UI_HEADERS)
     ui.run_with(
         app,  # type: ignore[arg-type]  # NiceGUI types it FastAPI; it uses only Starlette's surface
         mount_path=mount_path,

@@ -10,9 +10,6 @@ policy (artifact downloads: a sandbox that runs nothing) keep it.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 UI_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; "
@@ -22,26 +19,8 @@ UI_CSP = (
 DOWNLOAD_CSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
 
 
-class UiSecurityHeaders:
-    """Sets UI_CSP, ``nosniff`` and ``X-Frame-Options`` on the UI's responses that set none."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", UI_CSP)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+#: The UI's security headers, on every response of its that set none (helixnet.headers.DefaultHeaders).
+UI_HEADERS = {"Content-Security-Policy": UI_CSP, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"}
 
 
-__all__ = ["DOWNLOAD_CSP", "UI_CSP", "UiSecurityHeaders"]
+__all__ = ["DOWNLOAD_CSP", "UI_CSP", "UI_HEADERS"]
