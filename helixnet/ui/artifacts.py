@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from helixnet.core.schemas import ArtifactRead, UserRead
 from helixnet.errors import HelixNetError
-from helixnet.ui.files import artifact_card
+from helixnet.ui.files import artifact_card, store_upload
 from helixnet.ui.frame import frame
 from helixnet.ui.session import still_signed_in
 
@@ -36,14 +36,8 @@ class ArtifactsView:
         self.listing()
 
     async def received(self, event: Any) -> None:
-        if still_signed_in(self.hx) is None:
-            return
-        data = await event.file.read()
-        try:
-            artifact = await asyncio.to_thread(self.hx.artifacts.create, self.user, event.file.name, data,
-                                               event.file.content_type or None)  # fmt: skip
-        except HelixNetError as exc:
-            ui.notify(f"{event.file.name}: {exc.detail}", type="negative")
+        artifact = await store_upload(self.hx, self.user, event)
+        if artifact is None:
             return
         ui.notify(f"Uploaded {artifact.filename}")
         self.listing.refresh()

@@ -21,6 +21,7 @@ from helixnet.core.schemas import ArtifactRead, UserRead
 from helixnet.errors import HelixNetError
 from helixnet.storage import content_disposition
 from helixnet.ui.security import DOWNLOAD_CSP
+from helixnet.ui.session import still_signed_in
 
 PREVIEW_BYTES = 256 * 1024
 CHUNK = 256 * 1024
@@ -47,6 +48,19 @@ def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
             yield chunk
     finally:
         stream.close()
+
+
+async def store_upload(hx: Any, user: UserRead, event: Any) -> ArtifactRead | None:
+    """An uploaded file (``ui.upload``'s event) stored as the user's artifact; None, said on the page, if not."""
+    if still_signed_in(hx) is None:
+        return None
+    data = await event.file.read()
+    try:
+        return await asyncio.to_thread(hx.artifacts.create, user, event.file.name, data,
+                                       event.file.content_type or None)  # fmt: skip
+    except HelixNetError as exc:
+        ui.notify(f"{event.file.name}: {exc.detail}", type="negative")
+        return None
 
 
 def signed_url(hx: Any, user: UserRead, artifact_id: str, *, root: str = "") -> str:

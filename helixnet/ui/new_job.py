@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from helixnet.core.schemas import UserRead
 from helixnet.errors import HelixNetError, ValidationFailed
+from helixnet.ui.files import store_upload
 from helixnet.ui.forms import ParamsForm
 from helixnet.ui.frame import frame
 from helixnet.ui.session import still_signed_in
@@ -57,14 +58,8 @@ class JobForm:
             ui.label(spec.description).classes("text-xs opacity-70")
 
         async def received(event: Any) -> None:
-            if still_signed_in(self.hx) is None:
-                return
-            data = await event.file.read()
-            try:
-                artifact = await asyncio.to_thread(self.hx.artifacts.create, self.user, event.file.name, data,
-                                              event.file.content_type or None)  # fmt: skip
-            except HelixNetError as exc:
-                ui.notify(f"{event.file.name}: {exc.detail}", type="negative")
+            artifact = await store_upload(self.hx, self.user, event)
+            if artifact is None:
                 return
             self.inputs[spec.name] = artifact.id
             ui.notify(f"Uploaded {artifact.filename}")
