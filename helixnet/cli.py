@@ -148,10 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("-c", "--concurrency", type=_positive_int, default=2, help="worker threads (default 2)")
     worker.add_argument("--no-sweeper", action="store_true", help="do not take part in sweeping lost jobs")
     worker.add_argument("-p", "--processes", type=_at_least_one, default=1,
-                        help="worker processes, run and restarted by a supervisor (default 1: this process)")
+                        help="worker processes, run and restarted by a supervisor (default 1: this process)")  # fmt: skip
     worker.add_argument("--grace", type=float, default=None,
                         help="seconds running jobs get to finish on SIGTERM before they are handed back "
-                             "(default HELIXNET_WORKER_GRACE_SECONDS, 30)")
+                             "(default HELIXNET_WORKER_GRACE_SECONDS, 30)")  # fmt: skip
     worker.add_argument("--supervisor-pid", type=int, default=None, help=argparse.SUPPRESS)  # set for its children
     worker.set_defaults(func=cmd_worker)
 

@@ -18,6 +18,7 @@ A child whose supervisor disappears (its parent pid changes) stops gracefully on
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -201,10 +202,8 @@ class Supervisor:
     def _forward(self, signum: int) -> None:
         for child in self._live():
             assert child.proc is not None
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 child.proc.send_signal(signum)
-            except ProcessLookupError:
-                pass
 
     def _shutdown(self) -> int:
         """Forward the stop, wait (grace + margin), forward "stop now" on a second signal, kill the rest."""
@@ -226,10 +225,8 @@ class Supervisor:
         for child in waiting:
             assert child.proc is not None
             log.error("worker process %d (%s) did not stop in time; killing it", child.slot + 1, child.name)
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.proc.pid, signal.SIGKILL)  # its own session: its process group is its own
-            except ProcessLookupError:
-                pass
             self._exited(child, restart=False, reason="killed by its supervisor at shutdown")
             clean = False
         self.hx.stop()

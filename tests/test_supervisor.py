@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -92,8 +93,11 @@ class Supervised:
         except subprocess.TimeoutExpired:
             self.proc.send_signal(signal.SIGTERM)  # the second signal: stop now
             code = self.proc.wait(timeout=30)
-        self._log.close()
+        self.close()
         return code
+
+    def close(self) -> None:
+        self._log.close()
 
 
 @pytest.fixture
@@ -109,6 +113,7 @@ def supervise(tmp_path):
     for run in started:
         if run.proc.poll() is None:
             run.stop()
+        run.close()
 
 
 def _wait_until(predicate, timeout: float, what: str):
@@ -135,10 +140,12 @@ def _statuses(hx, ids: list[str]) -> Counter:
 
 def test_four_processes_drain_2000_jobs_exactly_once(make_hx, supervise, tmp_path, queue_url):
     hx, user = _hx(make_hx, queue_url)
-    run = supervise(hx, 4, concurrency=2)
-    _wait_until(lambda: len(run.registered()) == 4, 60, "four registered child processes")
     log = tmp_path / "count.log"
-    ids = [hx.jobs.submit(user, "count", params={"log": str(log)}).id for _ in range(2000)]
+    # Submitted first, so that submitting and running do not share the two cores: the four
+    # children start together and take from a deep queue, each a share.
+    with ThreadPoolExecutor(4) as pool:  # round trips overlap: a quarter of the wall time
+        ids = list(pool.map(lambda _: hx.jobs.submit(user, "count", params={"log": str(log)}).id, range(2000)))
+    run = supervise(hx, 4, concurrency=2)
 
     def drained() -> bool:
         with hx.db.read() as session:
@@ -232,7 +239,7 @@ def test_sigterm_finishes_short_jobs_and_hands_long_ones_back(make_hx, supervise
         assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
         assert any("handed back" in e.message and "on shutdown" in e.message for e in hx.jobs.events(job_id))
     # A new worker finishes the handed-back jobs (max_retries=0: the interrupted attempt did not count).
-    again = supervise(hx, 1, concurrency=2)
+    again = supervise(hx, 1, concurrency=2)  # --processes 1: a plain worker process
     _wait_until(lambda: all(hx.jobs.get(j).status in FINAL for j in long), 60, "the handed-back jobs to end")
     assert all(hx.jobs.get(j).status == JobStatus.SUCCESS for j in long)
     starts = Counter(entry[1] for entry in _lines(log) if entry[0] == "start")

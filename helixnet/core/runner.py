@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from helixnet.core import statements as sql
 from helixnet.core.context import InputFile, JobCancelled, JobContext
@@ -276,21 +277,13 @@ class JobRunner:
         if status in (JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.CANCELLED):
             values["finished_at"] = now
         keep_outputs = status == JobStatus.SUCCESS
-        with self._db.connect() as conn:
-            values["status"] = status.value
-            statement = sql.finish(frozenset(values))
-            updated = conn.execute(
-                statement, sql.finish_params(claim.job_id, worker_id, claim.attempts, values, claim.started_at)
-            ).rowcount
-            if updated:
-                events = running.take_pending()
-                events.append(event_values(claim.job_id, message, now=now, level="INFO" if keep_outputs else "WARNING"))
-                if outcome.traceback:
-                    events.append(event_values(claim.job_id, outcome.traceback, now=now, level="DEBUG"))
-                conn.execute(sql.INSERT_EVENTS, events)
-                if keep_outputs and ctx.outputs.records:
-                    rows = [_artifact_row(claim, record, now) for record in ctx.outputs.records]
-                    conn.execute(sql.INSERT_ARTIFACTS, rows)
+        values["status"] = status.value
+        events = running.take_pending()
+        events.append(event_values(claim.job_id, message, now=now, level="INFO" if keep_outputs else "WARNING"))
+        if outcome.traceback:
+            events.append(event_values(claim.job_id, outcome.traceback, now=now, level="DEBUG"))
+        artifacts = [_artifact_row(claim, r, now) for r in ctx.outputs.records] if keep_outputs else []
+        updated = self._write_outcome(claim, worker_id, values, events, artifacts)
         self._changed(claim.job_id)
         if not updated:
             log.warning("job %s was taken from worker %s (swept or cancelled); outcome dropped", claim.job_id, worker_id)
@@ -304,6 +297,38 @@ class JobRunner:
             self._requeue(claim.job_id, claim.priority)
         return status
 
+    def _write_outcome(self, claim: Claim, worker_id: str, values: dict[str, Any], events: list[dict[str, Any]],
+                       artifacts: list[dict[str, Any]]) -> bool:  # fmt: skip
+        """The fenced outcome transaction, tried once more on a dropped connection (a killed backend,
+        a failover): the outcome is known, only its write was lost, and the worker's pinned
+        connection is reopened on its next use. Should the first try have committed with only its
+        answer lost, the row already shows these values, and that counts as written."""
+        for attempt in (1, 2):
+            try:
+                with self._db.connect() as conn:
+                    updated = conn.execute(sql.finish(frozenset(values)),
+                                           sql.finish_params(claim.job_id, worker_id, claim.attempts, values,
+                                                             claim.started_at)).rowcount  # fmt: skip
+                    if updated:
+                        conn.execute(sql.INSERT_EVENTS, events)
+                        if artifacts:
+                            conn.execute(sql.INSERT_ARTIFACTS, artifacts)
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+                log.warning("job %s: the database connection dropped while recording its outcome; once more",
+                            claim.job_id)  # fmt: skip
+                continue
+            return bool(updated) or (attempt == 2 and self._landed(claim, values))
+        return False
+
+    def _landed(self, claim: Claim, values: dict[str, Any]) -> bool:
+        with self._db.read() as session:
+            row = session.get(Job, claim.job_id)
+        if row is None or row.status != values["status"] or row.started_at != claim.started_at:
+            return False
+        return all(getattr(row, k) == values[k] for k in ("finished_at", "queued_at", "scheduled_at")
+                   if values.get(k) is not None)  # fmt: skip
 
     def hand_back(self, running: RunningJob, worker_id: str) -> bool:
         """Give a running job back to the queue on shutdown: PENDING again, the attempt not counted.
@@ -321,8 +346,8 @@ class JobRunner:
                    f"(attempt {claim.attempts} not counted); requeued")  # fmt: skip
         with self._db.connect() as conn:
             updated = conn.execute(
-                sql.finish(frozenset(values)), sql.finish_params(claim.job_id, worker_id, claim.attempts, values,
-                                                                 claim.started_at)  # fmt: skip
+                sql.finish(frozenset(values)),
+                sql.finish_params(claim.job_id, worker_id, claim.attempts, values, claim.started_at),
             ).rowcount
             if updated:
                 events = running.take_pending()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from helixnet import JobStatus
 from helixnet.core.runner import RunningJob, _Outcome
 
@@ -92,3 +94,28 @@ def test_an_outcome_after_a_hand_back_is_fenced_out_even_for_the_same_worker_id(
                                    _Outcome(ok=True, result={"second": True}), 0.0)  # fmt: skip
     assert now == JobStatus.SUCCESS
     assert hx.jobs.get(job.id).result == {"second": True}
+
+
+@pytest.mark.postgres
+def test_an_outcome_is_written_again_when_the_connection_was_killed(make_hx, tmp_path):
+    """The worker thread's pinned connection dies under a running job (a failover, an admin's
+    pg_terminate_backend): the known outcome is written on a fresh connection, not lost."""
+    from sqlalchemy import create_engine, text
+
+    hx = make_hx("postgres", workers=1, sweeper=False)
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    log = tmp_path / "count.log"
+    job = hx.jobs.submit(user, "count", params={"log": str(log), "seconds": 1.0}, max_retries=0)
+    _until(lambda: _lines(log), what="the job to start")
+    admin = create_engine(hx.settings.resolved_database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()  # fmt: skip
+    finally:
+        admin.dispose()
+    assert killed >= 1
+    # Without the second try the row would stay RUNNING (no sweeper here) until this times out.
+    done = hx.jobs.wait(job.id, timeout=30)
+    assert (done.status, done.attempts) == (JobStatus.SUCCESS, 1)
+    assert [entry[0] for entry in _lines(log)] == ["start", "end"]
