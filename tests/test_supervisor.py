@@ -1,7 +1,7 @@
 """``helixnet worker --processes P``: real supervisors and children, killed, stopped and cut off.
 
-Each test runs on the two production shapes: PostgreSQL + Redis, and PostgreSQL as database and
-queue. Executions are counted by the ``count`` test plugin (one O_APPEND line per start and end),
+The reliability tests run on the two production shapes: PostgreSQL + Redis, and PostgreSQL as
+database and queue; the crash-loop and orphan tests need no server. Executions are counted by the ``count`` test plugin (one O_APPEND line per start and end),
 never by statuses.
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 
 from helixnet import JobStatus
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = pytest.mark.slow
 
 FAST = {"job_heartbeat_seconds": 0.2, "job_lost_after_seconds": 3.0, "sweep_interval_seconds": 0.2}
 FINAL = {JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.CANCELLED}
@@ -138,6 +138,7 @@ def _statuses(hx, ids: list[str]) -> Counter:
     return Counter(hx.jobs.get(job_id).status for job_id in ids)
 
 
+@pytest.mark.postgres
 def test_four_processes_drain_2000_jobs_exactly_once(make_hx, supervise, tmp_path, queue_url):
     hx, user = _hx(make_hx, queue_url)
     log = tmp_path / "count.log"
@@ -160,6 +161,7 @@ def test_four_processes_drain_2000_jobs_exactly_once(make_hx, supervise, tmp_pat
     assert run.stop() == 0
 
 
+@pytest.mark.postgres
 def test_a_killed_child_is_replaced_and_its_jobs_recovered_at_once(make_hx, supervise, tmp_path, queue_url):
     # A heartbeat limit far above the recovery we expect: the supervisor, not the sweeper, recovers.
     hx, user = _hx(make_hx, queue_url, job_lost_after_seconds=20.0)
@@ -219,6 +221,7 @@ def test_a_killed_child_is_replaced_and_its_jobs_recovered_at_once(make_hx, supe
     assert run.stop() == 0
 
 
+@pytest.mark.postgres
 def test_sigterm_finishes_short_jobs_and_hands_long_ones_back(make_hx, supervise, tmp_path, queue_url):
     hx, user = _hx(make_hx, queue_url)
     run = supervise(hx, 2, concurrency=2, grace=3)
@@ -249,6 +252,7 @@ def test_sigterm_finishes_short_jobs_and_hands_long_ones_back(make_hx, supervise
     assert again.stop() == 0
 
 
+@pytest.mark.postgres
 def test_a_second_signal_stops_at_once(make_hx, supervise, tmp_path, redis_url):
     hx, user = _hx(make_hx, redis_url)
     run = supervise(hx, 2, concurrency=1, grace=120)
@@ -267,6 +271,7 @@ def test_a_second_signal_stops_at_once(make_hx, supervise, tmp_path, redis_url):
     assert not [e for e in _lines(log) if e[0] == "end"]
 
 
+@pytest.mark.postgres
 def test_killed_database_connections_are_reopened(make_hx, supervise, tmp_path, queue_url):
     hx, user = _hx(make_hx, queue_url)
     run = supervise(hx, 2, concurrency=2)
@@ -294,3 +299,55 @@ def test_killed_database_connections_are_reopened(make_hx, supervise, tmp_path, 
     assert _statuses(hx, ids) == Counter({JobStatus.SUCCESS: 300})
     assert run.children() == children  # they carried on: no child died and was replaced
     assert run.stop() == 0
+
+
+CRASHING = """
+import sys
+from helixnet.commands import build_hx
+from helixnet.logs import configure_logging
+from helixnet.supervisor import Supervisor
+
+class Crashing(Supervisor):
+    def child_command(self):
+        return [sys.executable, "-c", "import sys; sys.exit(3)"]
+
+configure_logging("text")
+sys.exit(Crashing(build_hx(), processes=1, concurrency=1, grace=1).run())
+"""
+
+
+def test_a_crash_looping_child_is_restarted_with_a_growing_back_off(make_hx, tmp_path):
+    hx = make_hx(workers=0, sweeper=False)  # the embedded defaults: this needs no server
+    out = tmp_path / "supervisor.log"
+    with open(out, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-c", CRASHING], env=_env(hx), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until(lambda: "restarting in 2.0 s (3 crash(es) in a row)" in out.read_text(), 60, "three crashes")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+    text_ = out.read_text()
+    assert "exited with code 3" in text_
+    assert "restarting in 0.5 s (1 crash(es) in a row)" in text_ and "restarting in 1.0 s (2 crash(es)" in text_
+
+
+def test_children_stop_by_themselves_when_their_supervisor_is_gone(make_hx, supervise):
+    hx = make_hx(workers=0, sweeper=False, **FAST)
+    run = supervise(hx, 2, concurrency=1)
+    children = _wait_until(lambda: len(run.registered()) == 2 and run.children(), 60, "two registered children")
+    run.proc.kill()  # no chance to forward anything
+    run.proc.wait(timeout=10)
+
+    def gone() -> bool:
+        return not any(Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid) for pid in children)
+
+    _wait_until(gone, 30, "the orphaned children to exit")
+    rows = {w.pid: w for w in hx.workers.list()}
+    assert all(rows[pid].stopped_at is not None for pid in children)  # a graceful stop, not a crash
+
+
+def _state(pid: int) -> str:
+    try:
+        return "zombie" if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z" else "alive"
+    except OSError:
+        return "zombie"
