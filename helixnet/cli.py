@@ -52,7 +52,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     def describe(name: str) -> str:
         return (f"helixnet worker {name}: {args.concurrency} thread(s), queue {safe_url(hx.settings.queue_url)}, "
-                f"database {safe_url(hx.settings.resolved_database_url)}, plugins {', '.join(hx.plugins)}")  # fmt: skip
+                f"database {safe_url(hx.settings.resolved_database_url)}, plugins {', '.join(hx.plugins)}, "
+                f"grace {grace:g} s")  # fmt: skip
 
     return run_worker_process(hx, concurrency=args.concurrency, grace=grace, sweeper=not args.no_sweeper,
                               supervisor_pid=args.supervisor_pid, describe=describe)  # fmt: skip
@@ -149,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--no-sweeper", action="store_true", help="do not take part in sweeping lost jobs")
     worker.add_argument("-p", "--processes", type=_at_least_one, default=1,
                         help="worker processes, run and restarted by a supervisor (default 1: this process)")  # fmt: skip
-    worker.add_argument("--grace", type=float, default=None,
+    worker.add_argument("--grace", type=_seconds, default=None,
                         help="seconds running jobs get to finish on SIGTERM before they are handed back "
                              "(default HELIXNET_WORKER_GRACE_SECONDS, 30)")  # fmt: skip
     worker.add_argument("--supervisor-pid", type=int, default=None, help=argparse.SUPPRESS)  # set for its children
@@ -197,6 +198,16 @@ def _at_least_one(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:  # NaN too
+        raise argparse.ArgumentTypeError("must be 0 or more seconds")
     return value
 
 
