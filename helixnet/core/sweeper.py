@@ -11,6 +11,9 @@ maintenance lock), the sweeper:
 4. kicks the digest step (``core.digests``) for artifacts whose sha256 is still unknown: it runs on
    its own thread, so the pass itself never waits for an object to be read.
 
+``recover_worker`` does step 1 at once for one worker process known to be dead (a supervisor saw
+its child exit), without waiting for the heartbeat limit.
+
 Every function takes ``now``: tests see a recovery without sleeping.
 """
 
