@@ -85,9 +85,10 @@ def test_help_everywhere():
 @pytest.mark.parametrize(("argv", "error"), [(["--processes", "0"], "--processes: must be 1 or more"),
                                              (["--grace", "-1"], "--grace: must be 0 or more seconds"),
                                              (["--grace", "soon"], "--grace: 'soon' is not a number of seconds")])  # fmt: skip
-def test_worker_options_are_checked(argv, error):
-    done = subprocess.run([sys.executable, "-m", "helixnet", "worker", *argv], capture_output=True, text=True)
-    assert done.returncode == 2 and error in done.stderr
+def test_worker_options_are_checked(argv, error, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["worker", *argv])
+    assert exited.value.code == 2 and error in capsys.readouterr().err
 
 
 def test_worker_grace_comes_from_the_setting_unless_given(env):

@@ -182,6 +182,7 @@ def test_a_killed_child_is_replaced_and_its_jobs_recovered_at_once(make_hx, supe
     live = [row for row in rows if row["stopped_at"] is None]
     assert {row["pid"] for row in live} == first_children
     assert all(row["host"] and row["started_at"] and row["heartbeat_at"] and row["threads"] == 2 for row in live)
+    assert all(row["jobs_done"] == 0 and row["current_jobs"] == [] for row in live)
 
     log = tmp_path / "count.log"
     retried = [hx.jobs.submit(user, "count", params={"log": str(log), "seconds": 4}, max_retries=1).id
