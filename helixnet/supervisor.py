@@ -128,6 +128,7 @@ class Supervisor:
         self.children = [Child(slot) for slot in range(processes)]
         self._concurrency, self._sweeper, self._verbose = concurrency, sweeper, verbose
         self.signals = StopSignals("helixnet worker supervisor")
+        self.stop_margin = STOP_MARGIN_SECONDS
         #: Extra environment for every child (e.g. PROMETHEUS_MULTIPROC_DIR for multiprocess metrics).
         self.child_env: dict[str, str] = {}
         #: Called with (pid, exit code) after a child has exited and its jobs were recovered, e.g.
@@ -208,7 +209,7 @@ class Supervisor:
     def _shutdown(self) -> int:
         """Forward the stop, wait (grace + margin), forward "stop now" on a second signal, kill the rest."""
         self._forward(signal.SIGTERM)
-        deadline = time.monotonic() + self.grace + STOP_MARGIN_SECONDS
+        deadline = time.monotonic() + self.grace + self.stop_margin
         hurried, clean = False, True
         waiting = [c for c in self.children if c.proc is not None and c.restart_at is None]
         while waiting and time.monotonic() < deadline:

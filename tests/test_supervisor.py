@@ -302,26 +302,32 @@ def test_killed_database_connections_are_reopened(make_hx, supervise, tmp_path, 
     assert run.stop() == 0
 
 
-CRASHING = """
+# A supervisor whose children are given by the test: crashing at once, or deaf to SIGTERM.
+CUSTOM = """
 import sys
 from helixnet.commands import build_hx
 from helixnet.logs import configure_logging
 from helixnet.supervisor import Supervisor
 
-class Crashing(Supervisor):
+class Custom(Supervisor):
     def child_command(self):
-        return [sys.executable, "-c", "import sys; sys.exit(3)"]
+        return [sys.executable, "-c", sys.argv[1]]
 
 configure_logging("text")
-sys.exit(Crashing(build_hx(), processes=1, concurrency=1, grace=1).run())
+supervisor = Custom(build_hx(), processes=1, concurrency=1, grace=float(sys.argv[2]))
+supervisor.stop_margin = 1.0
+sys.exit(supervisor.run())
 """
+CRASHING = [sys.executable, "-c", CUSTOM, "import sys; sys.exit(3)", "1"]
+DEAF = [sys.executable, "-c", CUSTOM, "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('deaf', flush=True); time.sleep(120)", "0.5"]  # fmt: skip
 
 
 def test_a_crash_looping_child_is_restarted_with_a_growing_back_off(make_hx, tmp_path):
     hx = make_hx(workers=0, sweeper=False)  # the embedded defaults: this needs no server
     out = tmp_path / "supervisor.log"
     with open(out, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-c", CRASHING], env=_env(hx), stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(CRASHING, env=_env(hx), stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_until(lambda: "restarting in 2.0 s (3 crash(es) in a row)" in out.read_text(), 60, "three crashes")
         finally:
@@ -330,6 +336,19 @@ def test_a_crash_looping_child_is_restarted_with_a_growing_back_off(make_hx, tmp
     text_ = out.read_text()
     assert "exited with code 3" in text_
     assert "restarting in 0.5 s (1 crash(es) in a row)" in text_ and "restarting in 1.0 s (2 crash(es)" in text_
+
+
+def test_a_child_that_ignores_sigterm_is_killed_at_the_very_end(make_hx, tmp_path):
+    hx = make_hx(workers=0, sweeper=False)
+    out = tmp_path / "supervisor.log"
+    with open(out, "wb") as log:
+        proc = subprocess.Popen(DEAF, env=_env(hx), stdout=log, stderr=subprocess.STDOUT)
+        _wait_until(lambda: "deaf" in out.read_text(), 60, "the child to ignore SIGTERM")
+        stopped = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 1  # not a clean stop
+    assert time.monotonic() - stopped < 20  # grace 0.5 s + margin 1 s, not the child's 120 s
+    assert "did not stop in time; killing it" in out.read_text()
 
 
 def test_children_stop_by_themselves_when_their_supervisor_is_gone(make_hx, supervise):
