@@ -60,7 +60,8 @@ def test_a_real_server_counts_jobs_for_prometheus(start_server: Any) -> None:
         auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
         ids = [http.post(f"{api}/jobs", headers=auth, json={"plugin": "echo", "params": {"message": str(n)}}).json()["id"]
                for n in range(4)]  # fmt: skip
-        ids.append(http.post(f"{api}/jobs", headers=auth, json={"plugin": "echo", "params": {"fail": True}}).json()["id"])
+        failing = http.post(f"{api}/jobs", headers=auth, json={"plugin": "echo", "params": {"fail": True}})
+        ids.append(failing.json()["id"])
         for job_id in ids:
             _final(http, f"{api}/jobs/{job_id}", auth)
         # A long job RUNNING on the one worker thread, two more PENDING behind it.
@@ -80,10 +81,19 @@ def test_a_real_server_counts_jobs_for_prometheus(start_server: Any) -> None:
         assert got[("helixnet_jobs_running", ())] == 1
         assert got[("helixnet_queue_depth", ())] == 2
         assert got[("helixnet_workers_alive", ())] == 1
-        for job_id in sleeping:
+        for job_id in reversed(sleeping):  # the waiting ones first: none starts in between
             http.post(f"{api}/jobs/{job_id}/cancel", headers=auth)
     assert server.stop() == 0
     assert TOKEN not in server.log.read_text()
+
+
+@pytest.mark.slow
+def test_a_real_server_without_a_token_has_no_metrics(start_server: Any) -> None:
+    server = start_server({}, "--workers", "0")
+    response = httpx.get(f"{server.base}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 404  # the API's answer, not the UI's login redirect
+    assert response.json()["detail"] == "Not Found"
+    assert server.stop() == 0
 
 
 def _final(http: httpx.Client, url: str, auth: dict[str, str]) -> None:

@@ -72,9 +72,10 @@ def test_gauges_show_pending_running_and_workers_from_the_database(make_hx, data
     # The counters are per instance: the other one saw nothing submitted.
     assert ("helixnet_jobs_submitted_total", (("plugin", "sleep"),)) not in samples(other)
     assert samples(hx)[("helixnet_jobs_submitted_total", (("plugin", "sleep"),))] == 3
-    for job in [running, *waiting]:
+    for job in [*waiting, running]:  # the waiting ones first: none may start in between
         hx.jobs.cancel(job.id)
-    hx.jobs.wait(running.id, timeout=30)
+    for job in [*waiting, running]:
+        assert hx.jobs.wait(job.id, timeout=30).status == JobStatus.CANCELLED
     hx.stop()  # the pool's row is marked stopped: no longer alive
     got = samples(other)
     assert got[("helixnet_queue_depth", ())] == 0 and got[("helixnet_jobs_running", ())] == 0
