@@ -37,7 +37,7 @@ import os
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -179,6 +179,9 @@ class PrometheusMetrics:
         _value_class_in_step()
         self.registry = CollectorRegistry(auto_describe=False)
         self.gauges = gauges
+        # Labelled children by label values: ``labels()`` validates and locks on every call, and
+        # this is the job path (a dict lookup; a racing first call only builds the same child twice).
+        self._children: dict[tuple[str, ...], Any] = {}
         self.submitted = Counter("helixnet_jobs_submitted", "Jobs accepted (committed), by plugin.", ["plugin"],
                                  registry=self.registry)  # fmt: skip
         self.finished = Counter("helixnet_jobs_finished", "Job runs that ended, by plugin and final status.",
@@ -189,12 +192,21 @@ class PrometheusMetrics:
             self.registry.register(gauges)
 
     def job_submitted(self, plugin: str, count: int = 1) -> None:
-        self.submitted.labels(plugin=plugin).inc(count)
+        child = self._children.get(("submitted", plugin))
+        if child is None:
+            child = self._children[("submitted", plugin)] = self.submitted.labels(plugin=plugin)
+        child.inc(count)
 
     def job_finished(self, plugin: str, status: JobStatus | str, seconds: float) -> None:
         status_name = status.value if isinstance(status, JobStatus) else str(status)
-        self.finished.labels(plugin=plugin, status=status_name).inc()
-        self.duration.labels(plugin=plugin).observe(max(0.0, seconds))
+        finished = self._children.get(("finished", plugin, status_name))
+        if finished is None:
+            finished = self._children[("finished", plugin, status_name)] = self.finished.labels(plugin, status_name)
+        duration = self._children.get(("duration", plugin))
+        if duration is None:
+            duration = self._children[("duration", plugin)] = self.duration.labels(plugin=plugin)
+        finished.inc()
+        duration.observe(max(0.0, seconds))
 
     def exposition_registry(self) -> CollectorRegistry:
         """This process's registry, or in multiprocess mode the sum of every process's files."""
