@@ -48,6 +48,7 @@ def test_not_in_the_openapi_document(make_client):
 @pytest.mark.slow
 def test_a_real_server_counts_jobs_for_prometheus(start_server: Any) -> None:
     server = start_server({**ADMIN, "HELIXNET_METRICS_TOKEN": TOKEN}, "--workers", "1")
+    assert f"Metrics:       {server.base}/metrics" in server.output()
     api = f"{server.base}/api/v1"
     scrape = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(timeout=30) as http:
