@@ -39,6 +39,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     hx = build_hx()
     hx.migrate()
     pool = hx.worker_pool(args.concurrency, sweeper=not args.no_sweeper)
+    metrics = _start_metrics(hx, args.metrics_host, args.metrics_port) if args.metrics_port is not None else None
     done = threading.Event()
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -55,8 +56,28 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     done.wait()
     pool.stop(args.grace)
+    if metrics is not None:
+        metrics.close()
     hx.stop()
     return EXIT_OK
+
+
+def _start_metrics(hx: Any, host: str, port: int) -> Any:
+    """``GET /metrics`` of this worker process (all processes' sums in multiprocess mode)."""
+    from helixnet.core.prometheus import metrics_token
+    from helixnet.metrics_server import serve_metrics
+
+    token = metrics_token(hx.settings)
+    if token is None:
+        raise CommandError("--metrics-port needs HELIXNET_METRICS_TOKEN: metrics are served with a token or not at all",
+                           EXIT_USAGE)  # fmt: skip
+    try:
+        server = serve_metrics(host, port, token, hx.prometheus.exposition_registry())
+    except OSError as exc:
+        raise CommandError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from exc
+    shown = f"[{server.host}]" if ":" in server.host else server.host
+    print(f"helixnet worker metrics: http://{shown}:{server.port}/metrics", flush=True)
+    return server
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -149,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("-c", "--concurrency", type=_positive_int, default=2, help="worker threads (default 2)")
     worker.add_argument("--no-sweeper", action="store_true", help="do not take part in sweeping lost jobs")
     worker.add_argument("--grace", type=float, default=10.0, help="seconds to let running jobs stop on shutdown")
+    worker.add_argument("--metrics-port", type=_port, default=None,
+                        help="serve GET /metrics (Prometheus) on this port; needs HELIXNET_METRICS_TOKEN")  # fmt: skip
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
     worker.set_defaults(func=cmd_worker)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
@@ -186,6 +210,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError("must be a port number, 0 to 65535")
     return value
 
 
