@@ -46,17 +46,43 @@ def cmd_worker(args: argparse.Namespace) -> int:
     hx = build_hx()
     grace = hx.settings.worker_grace_seconds if args.grace is None else args.grace
     if args.processes > 1:
+        if args.metrics_port is not None:  # the children would fight over one port
+            raise CommandError("--metrics-port is for one worker process; with --processes > 1 start the "
+                               "processes yourself with a shared PROMETHEUS_MULTIPROC_DIR", EXIT_USAGE)  # fmt: skip
         supervisor = Supervisor(hx, processes=args.processes, concurrency=args.concurrency, grace=grace,
                                 sweeper=not args.no_sweeper, verbose=args.verbose)  # fmt: skip
         return supervisor.run()
+    metrics = _start_metrics(hx, args.metrics_host, args.metrics_port) if args.metrics_port is not None else None
 
     def describe(name: str) -> str:
         return (f"helixnet worker {name}: {args.concurrency} thread(s), queue {safe_url(hx.settings.queue_url)}, "
                 f"database {safe_url(hx.settings.resolved_database_url)}, plugins {', '.join(hx.plugins)}, "
                 f"grace {grace:g} s")  # fmt: skip
 
-    return run_worker_process(hx, concurrency=args.concurrency, grace=grace, sweeper=not args.no_sweeper,
-                              supervisor_pid=args.supervisor_pid, describe=describe)  # fmt: skip
+    try:
+        return run_worker_process(hx, concurrency=args.concurrency, grace=grace, sweeper=not args.no_sweeper,
+                                  supervisor_pid=args.supervisor_pid, describe=describe)  # fmt: skip
+    finally:
+        if metrics is not None:
+            metrics.close()
+
+
+def _start_metrics(hx: Any, host: str, port: int) -> Any:
+    """``GET /metrics`` of this worker process (all processes' sums in multiprocess mode)."""
+    from helixnet.core.prometheus import metrics_token
+    from helixnet.metrics_server import serve_metrics
+
+    token = metrics_token(hx.settings)
+    if token is None:
+        raise CommandError("--metrics-port needs HELIXNET_METRICS_TOKEN: metrics are served with a token or not at all",
+                           EXIT_USAGE)  # fmt: skip
+    try:
+        server = serve_metrics(host, port, token, hx.prometheus.exposition_registry())
+    except OSError as exc:
+        raise CommandError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}") from exc
+    shown = f"[{server.host}]" if ":" in server.host else server.host
+    print(f"helixnet worker metrics: http://{shown}:{server.port}/metrics", flush=True)
+    return server
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -154,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds running jobs get to finish on SIGTERM before they are handed back "
                              "(default HELIXNET_WORKER_GRACE_SECONDS, 30)")  # fmt: skip
     worker.add_argument("--supervisor-pid", type=int, default=None, help=argparse.SUPPRESS)  # set for its children
+    worker.add_argument("--metrics-port", type=_port, default=None,
+                        help="serve GET /metrics (Prometheus) on this port; needs HELIXNET_METRICS_TOKEN")  # fmt: skip
+    worker.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
     worker.set_defaults(func=cmd_worker)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
@@ -208,6 +237,13 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not value >= 0:  # NaN too
         raise argparse.ArgumentTypeError("must be 0 or more seconds")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError("must be a port number, 0 to 65535")
     return value
 
 

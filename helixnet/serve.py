@@ -65,6 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from uvicorn.config import LOGGING_CONFIG
 
     from helixnet.api import API_PREFIX, create_app
+    from helixnet.core.prometheus import metrics_token as settings_token
 
     hx = build_hx()
     host = args.host or hx.settings.host
@@ -86,6 +87,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers = hx.pool.threads if hx.pool is not None else 0
         print(f"HelixNet UI:   {base}/\nHelixNet API:  {base}{API_PREFIX}\nAPI docs:      {base}{API_PREFIX}/docs\n"
               f"Embedded workers: {workers}  (Ctrl+C to stop)", flush=True)  # fmt: skip
+        if settings_token(hx.settings):
+            print(f"Metrics:       {base}/metrics  (Authorization: Bearer $HELIXNET_METRICS_TOKEN)", flush=True)
         settings = hx.settings
         # Proxy headers are the app's own job (helixnet.api.middleware, HELIXNET_FORWARDED_ALLOW_IPS), so
         # they hold the same when the app is mounted elsewhere; uvicorn must not apply them a second time.

@@ -6,6 +6,8 @@ so a green CI run means every backend was really exercised.
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import socket
 import sys
@@ -54,14 +56,14 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh database for this test session, dropped at the end."""
+@contextlib.contextmanager
+def _scratch_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped (with its connections) when done."""
     require_service("PostgreSQL", 5432)
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    name = f"helixnet_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -71,6 +73,20 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database for this test session, dropped at the end."""
+    with _scratch_database("helixnet_test") as url:
+        yield url
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A database of this test's own with no tables at all (first-start races, migrations)."""
+    with _scratch_database("helixnet_empty") as url:
+        yield url
 
 
 @pytest.fixture

@@ -108,3 +108,8 @@ def test_worker_grace_comes_from_the_setting_unless_given(env):
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0
         assert expected in log.read_text()
+
+
+def test_metrics_port_is_for_one_worker_process(env, monkeypatch, capsys):
+    code, _, err = run(monkeypatch, capsys, "worker", "--processes", "2", "--metrics-port", "9101")
+    assert code == 2 and "--metrics-port is for one worker process" in err

@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from helixnet.api import admin, artifacts, jobs, meta, storage, users
+from helixnet.api import admin, artifacts, jobs, meta, prometheus, storage, users
 from helixnet.api.cors import cors_middleware
 from helixnet.api.errors import EXCEPTION_HANDLERS
 from helixnet.api.middleware import edge_middleware
@@ -40,6 +40,8 @@ def create_app(hx: HelixNet, *, prefix: str = API_PREFIX, root_redirect: bool = 
             Route("/docs", meta.docs, name="docs"),
             Mount("/docs/static", StaticFiles(directory=meta.swagger_static_dir()), name="swagger_static"),
         ]),
+        # Prometheus' scrape at the root, before the UI (mounted at / after these routes) could take it.
+        Route("/metrics", prometheus.metrics, methods=["GET"], include_in_schema=False),
         Route("/openapi.json", meta.openapi_json, include_in_schema=False),
         Route("/docs", meta.docs, include_in_schema=False),
     ]  # fmt: skip

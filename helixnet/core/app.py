@@ -18,6 +18,7 @@ from helixnet.core.metrics import Metrics
 from helixnet.core.migrate import upgrade
 from helixnet.core.models import utcnow
 from helixnet.core.pauses import PauseService
+from helixnet.core.prometheus import DatabaseGauges, PrometheusMetrics
 from helixnet.core.runner import JobRunner
 from helixnet.core.security import TokenSigner
 from helixnet.core.sweeper import Sweeper, SweepReport
@@ -70,6 +71,9 @@ class HelixNet:
         self.users = UserService(self.db, signer, bcrypt_rounds=self.settings.bcrypt_rounds, throttle=throttle)
         self.artifacts = ArtifactService.from_settings(self.db, self.storage, self.settings, clock=clock)
         self.changes = ChangeFeed(self.db)
+        # Its own registry, not prometheus_client's global one (several instances share a process).
+        self.prometheus = PrometheusMetrics(DatabaseGauges(
+            self.db, self.queue, clock=clock, alive_seconds=self.settings.job_lost_after_seconds))  # fmt: skip
         self.jobs = JobService(
             self.db,
             self.queue,
@@ -79,9 +83,10 @@ class HelixNet:
             default_timeout=self.settings.job_default_timeout,
             on_cancel=self._cancel_local,
             on_change=self.changes.notify,
+            on_submitted=self.prometheus.job_submitted,
         )
         self.workers = WorkerRegistry(self.db, clock=clock)
-        self.metrics = Metrics(self.db, clock=clock)
+        self.metrics = Metrics(self.db, clock=clock, observer=self.prometheus.job_finished)
         self.pauses = PauseService(self.db, self.queue, self.plugins, clock=clock)
         self.runner = JobRunner(
             self.db, self.storage, self.plugins, clock=clock, retry_backoff=self._backoff, requeue=self._requeue,

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
         default_factory=list, description="Web origins allowed to call the API from a browser (JSON list); none by default."
     )
 
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for GET /metrics (Prometheus); unset: /metrics is disabled (404)."
+    )
+
     log_format: Literal["text", "json"] = Field(
         default="text", description="json: one JSON object per log line, with job_id, plugin and worker."
     )

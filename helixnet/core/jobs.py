@@ -59,6 +59,7 @@ class JobService:
         default_timeout: float | None = None,
         on_cancel: Callable[[str], None] | None = None,
         on_change: Callable[[str, str | None], None] | None = None,
+        on_submitted: Callable[[str, int], None] | None = None,
     ) -> None:
         self._db = db
         self._queue = queue
@@ -68,6 +69,8 @@ class JobService:
         self._default_timeout = default_timeout
         self._on_cancel = on_cancel
         self._changed = on_change or (lambda job_id, owner_id: None)
+        # (plugin, how many) once new rows have committed: Prometheus' submitted counter.
+        self._submitted = on_submitted or (lambda plugin, count: None)
 
     # -- submit ---------------------------------------------------------------------------------
 
@@ -113,6 +116,7 @@ class JobService:
             if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
                 return same_request_or_refuse(earlier, request)
             raise Conflict("the job could not be recorded") from exc
+        self._submitted(plugin, 1)
         self._enqueue(job_id, priority)
         self._changed(job_id, owner_id)
         return JobRead.model_validate({**values, "message": None, "result": None, "artifacts": []})

@@ -75,9 +75,17 @@ def percentile(histogram: list[int], fraction: float) -> float | None:
 
 
 class Metrics:
-    def __init__(self, db: Database, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], datetime],
+        observer: Callable[[str, JobStatus, float], None] | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
+        # Also told of every finished run (Prometheus' counters): one place observes outcomes.
+        self._observer = observer
         self.source = new_id()  # this process's rows
         self._lock = threading.Lock()
         self._buckets: dict[tuple[datetime, str], _Bucket] = {}
@@ -101,6 +109,8 @@ class Metrics:
             bucket.duration_sum += seconds
             bucket.histogram[bisect.bisect_left(BOUNDS_MS, seconds * 1000)] += 1
             self._dirty.add(key)
+        if self._observer is not None:
+            self._observer(plugin, status, seconds)
 
     def flush(self) -> int:
         """Write the changed minutes of this process; forget minutes that are over and written."""

@@ -247,12 +247,18 @@ CHILD = textwrap.dedent("""
 """)
 
 
+def _timed_dequeue(queue: Queue, timeout: float) -> tuple[str | None, float]:
+    """When the waiter itself got its id: timing after the child exits would add its interpreter's exit."""
+    job_id = queue.dequeue(timeout)
+    return job_id, time.time()
+
+
 def test_another_process_sees_the_queue_exactly_when_shared(backend: Backend, queue: Queue) -> None:
     with ThreadPoolExecutor(3) as pool:
         # The first waiter is the one polling the storage; when it leaves, another must take over.
         first = pool.submit(queue.dequeue, 0.3)
         time.sleep(0.1)
-        waiters = [pool.submit(queue.dequeue, 10.0) for _ in range(2)]
+        waiters = [pool.submit(_timed_dequeue, queue, 10.0) for _ in range(2)]
         assert first.result(timeout=5) is None
         child = subprocess.run(
             [sys.executable, "-c", CHILD, backend.url, backend.name, str(backend.data_dir)],
@@ -260,14 +266,14 @@ def test_another_process_sees_the_queue_exactly_when_shared(backend: Backend, qu
         )
         assert child.returncode == 0, child.stderr
         done, _ = wait(waiters, timeout=5.0 if queue.shared else 0.2, return_when=FIRST_COMPLETED)
-        arrived = time.time()
         queue.wake_all()
-        got = [job_id for job_id in (w.result(timeout=5) for w in waiters) if job_id is not None]
+        got = [taken for taken in (w.result(timeout=5) for w in waiters) if taken[0] is not None]
     if not queue.shared:
         assert got == []  # process-local, as its flag says
         return
-    assert done and len(got) == 1 and got[0].startswith("child-")
-    assert arrived - float(got[0].removeprefix("child-")) < 0.5
+    assert done and len(got) == 1 and got[0][0].startswith("child-")
+    job_id, arrived = got[0]
+    assert arrived - float(job_id.removeprefix("child-")) < 0.5
 
 
 @pytest.fixture(params=[pytest.param("redis", marks=pytest.mark.redis),
@@ -282,15 +288,14 @@ def blocking_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 def test_a_blocking_queue_hears_another_process_without_polling(blocking_backend: Backend) -> None:
     """Each wait lasts 4 s on the server (BZPOPMIN, LISTEN): an arrival well within it was pushed to us."""
     with blocking_backend.open(poll_interval=4.0) as queue, ThreadPoolExecutor(1) as pool:
-        waiting = pool.submit(queue.dequeue, 20.0)
+        waiting = pool.submit(_timed_dequeue, queue, 20.0)
         time.sleep(0.3)  # the waiter is inside its 4 s server-side wait
         child = subprocess.run(
             [sys.executable, "-c", CHILD, blocking_backend.url, blocking_backend.name, str(blocking_backend.data_dir)],
             capture_output=True, text=True, timeout=60,
         )
         assert child.returncode == 0, child.stderr
-        job_id = waiting.result(timeout=20)
-        arrived = time.time()
+        job_id, arrived = waiting.result(timeout=20)
     assert job_id is not None and job_id.startswith("child-")
     assert arrived - float(job_id.removeprefix("child-")) < 1.0
 
