@@ -10,9 +10,8 @@ import argparse
 import getpass
 import json
 import logging
-import signal
+import os
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,30 +35,36 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    """One worker process, or (``--processes P`` > 1) a supervisor of P; signals in helixnet.supervisor."""
+    from helixnet.core.workers import process_worker_name
+    from helixnet.supervisor import Supervisor, run_worker_process
+
+    if args.processes == 1:
+        # Names this process's PostgreSQL connections (libpq reads PGAPPNAME): operators, and the
+        # tests that kill them, find a worker's connections in pg_stat_activity.
+        os.environ.setdefault("PGAPPNAME", f"helixnet-worker {process_worker_name()}")
     hx = build_hx()
-    hx.migrate()
-    pool = hx.worker_pool(args.concurrency, sweeper=not args.no_sweeper)
+    grace = hx.settings.worker_grace_seconds if args.grace is None else args.grace
+    if args.processes > 1:
+        if args.metrics_port is not None:  # the children would fight over one port
+            raise CommandError("--metrics-port is for one worker process; with --processes > 1 start the "
+                               "processes yourself with a shared PROMETHEUS_MULTIPROC_DIR", EXIT_USAGE)  # fmt: skip
+        supervisor = Supervisor(hx, processes=args.processes, concurrency=args.concurrency, grace=grace,
+                                sweeper=not args.no_sweeper, verbose=args.verbose)  # fmt: skip
+        return supervisor.run()
     metrics = _start_metrics(hx, args.metrics_host, args.metrics_port) if args.metrics_port is not None else None
-    done = threading.Event()
 
-    def _stop(signum: int, _frame: Any) -> None:
-        print(f"helixnet worker: {signal.Signals(signum).name} received, stopping", file=sys.stderr, flush=True)
-        done.set()
+    def describe(name: str) -> str:
+        return (f"helixnet worker {name}: {args.concurrency} thread(s), queue {safe_url(hx.settings.queue_url)}, "
+                f"database {safe_url(hx.settings.resolved_database_url)}, plugins {', '.join(hx.plugins)}, "
+                f"grace {grace:g} s")  # fmt: skip
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    pool.start()
-    print(
-        f"helixnet worker {pool.name}: {args.concurrency} thread(s), queue {safe_url(hx.settings.queue_url)}, "
-        f"database {safe_url(hx.settings.resolved_database_url)}, plugins {', '.join(hx.plugins)}",
-        flush=True,
-    )
-    done.wait()
-    pool.stop(args.grace)
-    if metrics is not None:
-        metrics.close()
-    hx.stop()
-    return EXIT_OK
+    try:
+        return run_worker_process(hx, concurrency=args.concurrency, grace=grace, sweeper=not args.no_sweeper,
+                                  supervisor_pid=args.supervisor_pid, describe=describe)  # fmt: skip
+    finally:
+        if metrics is not None:
+            metrics.close()
 
 
 def _start_metrics(hx: Any, host: str, port: int) -> Any:
@@ -169,7 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run worker threads against the configured queue and database")
     worker.add_argument("-c", "--concurrency", type=_positive_int, default=2, help="worker threads (default 2)")
     worker.add_argument("--no-sweeper", action="store_true", help="do not take part in sweeping lost jobs")
-    worker.add_argument("--grace", type=float, default=10.0, help="seconds to let running jobs stop on shutdown")
+    worker.add_argument("-p", "--processes", type=_at_least_one, default=1,
+                        help="worker processes, run and restarted by a supervisor (default 1: this process)")  # fmt: skip
+    worker.add_argument("--grace", type=_seconds, default=None,
+                        help="seconds running jobs get to finish on SIGTERM before they are handed back "
+                             "(default HELIXNET_WORKER_GRACE_SECONDS, 30)")  # fmt: skip
+    worker.add_argument("--supervisor-pid", type=int, default=None, help=argparse.SUPPRESS)  # set for its children
     worker.add_argument("--metrics-port", type=_port, default=None,
                         help="serve GET /metrics (Prometheus) on this port; needs HELIXNET_METRICS_TOKEN")  # fmt: skip
     worker.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port (default 127.0.0.1)")
@@ -210,6 +220,23 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:  # NaN too
+        raise argparse.ArgumentTypeError("must be 0 or more seconds")
     return value
 
 

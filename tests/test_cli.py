@@ -80,3 +80,36 @@ def test_help_everywhere():
     for argv in ([], ["worker"], ["serve"], ["users"], ["users", "seed"], ["db", "upgrade"]):
         done = subprocess.run([sys.executable, "-m", "helixnet", *argv, "--help"], capture_output=True, text=True)
         assert done.returncode == 0 and "usage: helixnet" in done.stdout
+
+
+@pytest.mark.parametrize(("argv", "error"), [(["--processes", "0"], "--processes: must be 1 or more"),
+                                             (["--grace", "-1"], "--grace: must be 0 or more seconds"),
+                                             (["--grace", "soon"], "--grace: 'soon' is not a number of seconds")])  # fmt: skip
+def test_worker_options_are_checked(argv, error, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["worker", *argv])
+    assert exited.value.code == 2 and error in capsys.readouterr().err
+
+
+def test_worker_grace_comes_from_the_setting_unless_given(env):
+    """A real worker process, stopped by SIGTERM once it says which grace period it uses."""
+    import os
+    import signal
+    import time
+
+    for extra, expected in (([], "grace 7.5 s"), (["--grace", "2"], "grace 2 s")):
+        log = env / "worker.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "helixnet", "worker", "-c", "0", *extra], stdout=out,
+                                    stderr=subprocess.STDOUT, env={**os.environ, "HELIXNET_WORKER_GRACE_SECONDS": "7.5"})  # fmt: skip
+            deadline = time.monotonic() + 60
+            while "helixnet worker" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+        assert expected in log.read_text()
+
+
+def test_metrics_port_is_for_one_worker_process(env, monkeypatch, capsys):
+    code, _, err = run(monkeypatch, capsys, "worker", "--processes", "2", "--metrics-port", "9101")
+    assert code == 2 and "--metrics-port is for one worker process" in err

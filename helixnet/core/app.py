@@ -142,7 +142,7 @@ class HelixNet:
         )
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the embedded workers; running jobs are asked to stop and requeued, never lost."""
+        """Stop the embedded workers: running jobs get ``timeout`` seconds to finish, then are handed back."""
         if self._pool is not None:
             self._pool.stop(timeout)
             self._pool = None
@@ -162,6 +162,18 @@ class HelixNet:
     @property
     def pool(self) -> WorkerPool | None:
         return self._pool
+
+    def recover_worker(self, name: str, *, reason: str = "its process exited") -> tuple[int, int]:
+        """Recover at once the jobs of a worker process known to be dead (``name`` is ``host:pid``).
+
+        A supervisor that saw its child exit calls this instead of waiting for the heartbeat to
+        run out: RUNNING jobs held by ``name/w*`` are requeued or failed "worker lost" exactly as
+        the sweeper would, and the worker's registry rows are marked stopped. Returns
+        (requeued, failed).
+        """
+        recovered = self.sweeper.recover_worker(name, self.clock(), reason=reason)
+        self.workers.stopped_by_name(name)
+        return recovered
 
     def sweep(self, now: datetime | None = None) -> SweepReport:
         """One sweeper pass now (or at ``now``), whoever holds the lease: for tests and admin tools."""

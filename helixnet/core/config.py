@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     job_default_timeout: float | None = Field(default=None, gt=0)
     sweep_interval_seconds: float = Field(default=1.0, gt=0)
     sweeper: bool = Field(default=True, description="Run the sweeper in this process (hx.start()).")
+    worker_grace_seconds: float = Field(
+        default=30.0, ge=0, description="On SIGTERM, running jobs get this long to finish before they are handed back."
+    )
 
     max_upload_bytes: int = Field(default=5 * 1024**3, gt=0, description="Largest artifact accepted, in bytes.")
     upload_url_expires_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600,

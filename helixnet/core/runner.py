@@ -2,7 +2,8 @@
 
 The claim is one conditional UPDATE (PENDING -> RUNNING), so a duplicate delivery of the same id
 finds nothing to claim and runs nothing. The outcome is recorded in one transaction, fenced on
-(worker_id, attempts): a worker that lost its job to the sweeper cannot overwrite the new attempt.
+the claim (RUNNING, worker_id, attempts, started_at): a worker that lost its job to the sweeper, or
+handed it back on shutdown, cannot overwrite a later attempt, even one by the same worker id.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from helixnet.core import statements as sql
 from helixnet.core.context import InputFile, JobCancelled, JobContext
@@ -54,6 +56,7 @@ class RunningJob:
     # The "started" event waits here: a fast job writes it with its outcome, one statement fewer.
     pending_events: list[dict[str, Any]] = field(default_factory=list)
     _pending_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    claim: Claim | None = None  # what the hand-back on shutdown fences on
 
     def take_pending(self) -> list[dict[str, Any]]:
         with self._pending_lock:
@@ -72,6 +75,7 @@ class Claim:
     max_retries: int
     timeout: float | None
     priority: int
+    started_at: datetime | None = None  # the claim's time: part of the outcome's fence
 
 
 class JobRunner:
@@ -110,7 +114,7 @@ class JobRunner:
             return None
         claim, started_event = claimed
         ctx = self._context(claim)
-        running = RunningJob(job_id, worker_id, claim.attempts, ctx, pending_events=[started_event])
+        running = RunningJob(job_id, worker_id, claim.attempts, ctx, pending_events=[started_event], claim=claim)
         with self._lock:
             self.running[job_id] = running
         started = time.monotonic()
@@ -138,7 +142,7 @@ class JobRunner:
                 conn.execute(sql.INSERT_EVENTS, [started])
         self._changed(job_id)
         claim = Claim(job_id, row.owner_id, row.plugin, row.params or {}, row.inputs or {}, row.attempts,
-                      row.max_retries, row.timeout, row.priority)  # fmt: skip
+                      row.max_retries, row.timeout, row.priority, now)  # fmt: skip
         return claim, started
 
     def flush_pending(self, running: RunningJob) -> None:
@@ -251,8 +255,8 @@ class JobRunner:
         if running.cancel_reason == "shutdown" and not outcome.ok:
             # Interrupted by our own stop, not by its fault: back on the queue, the attempt not counted.
             status = JobStatus.PENDING
-            values: dict[str, Any] = {"worker_id": None, "queued_at": None, "scheduled_at": None, "attempts": None}
-            message = f"interrupted by the shutdown of worker {worker_id}; requeued"
+            values: dict[str, Any] = {"worker_id": None, "queued_at": now, "scheduled_at": None, "attempts": None}
+            message = f"interrupted by the shutdown of worker {worker_id}; handed back to the queue"
         elif cancelled or outcome.cancelled:
             status, values, message = JobStatus.CANCELLED, {"error": "cancelled"}, "cancelled while running"
         elif outcome.ok:
@@ -273,19 +277,13 @@ class JobRunner:
         if status in (JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.CANCELLED):
             values["finished_at"] = now
         keep_outputs = status == JobStatus.SUCCESS
-        with self._db.connect() as conn:
-            values["status"] = status.value
-            statement = sql.finish(frozenset(values))
-            updated = conn.execute(statement, sql.finish_params(claim.job_id, worker_id, claim.attempts, values)).rowcount
-            if updated:
-                events = running.take_pending()
-                events.append(event_values(claim.job_id, message, now=now, level="INFO" if keep_outputs else "WARNING"))
-                if outcome.traceback:
-                    events.append(event_values(claim.job_id, outcome.traceback, now=now, level="DEBUG"))
-                conn.execute(sql.INSERT_EVENTS, events)
-                if keep_outputs and ctx.outputs.records:
-                    rows = [_artifact_row(claim, record, now) for record in ctx.outputs.records]
-                    conn.execute(sql.INSERT_ARTIFACTS, rows)
+        values["status"] = status.value
+        events = running.take_pending()
+        events.append(event_values(claim.job_id, message, now=now, level="INFO" if keep_outputs else "WARNING"))
+        if outcome.traceback:
+            events.append(event_values(claim.job_id, outcome.traceback, now=now, level="DEBUG"))
+        artifacts = [_artifact_row(claim, r, now) for r in ctx.outputs.records] if keep_outputs else []
+        updated = self._write_outcome(claim, worker_id, values, events, artifacts)
         self._changed(claim.job_id)
         if not updated:
             log.warning("job %s was taken from worker %s (swept or cancelled); outcome dropped", claim.job_id, worker_id)
@@ -298,6 +296,71 @@ class JobRunner:
         if status == JobStatus.PENDING and values.get("queued_at") is not None and self._requeue is not None:
             self._requeue(claim.job_id, claim.priority)
         return status
+
+    def _write_outcome(self, claim: Claim, worker_id: str, values: dict[str, Any], events: list[dict[str, Any]],
+                       artifacts: list[dict[str, Any]]) -> bool:  # fmt: skip
+        """The fenced outcome transaction, tried once more on a dropped connection (a killed backend,
+        a failover): the outcome is known, only its write was lost, and the worker's pinned
+        connection is reopened on its next use. Should the first try have committed with only its
+        answer lost, the row already shows these values, and that counts as written."""
+        for attempt in (1, 2):
+            try:
+                with self._db.connect() as conn:
+                    updated = conn.execute(sql.finish(frozenset(values)),
+                                           sql.finish_params(claim.job_id, worker_id, claim.attempts, values,
+                                                             claim.started_at)).rowcount  # fmt: skip
+                    if updated:
+                        conn.execute(sql.INSERT_EVENTS, events)
+                        if artifacts:
+                            conn.execute(sql.INSERT_ARTIFACTS, artifacts)
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+                log.warning("job %s: the database connection dropped while recording its outcome; once more",
+                            claim.job_id)  # fmt: skip
+                continue
+            return bool(updated) or (attempt == 2 and self._landed(claim, values))
+        return False
+
+    def _landed(self, claim: Claim, values: dict[str, Any]) -> bool:
+        with self._db.read() as session:
+            row = session.get(Job, claim.job_id)
+        if row is None or row.status != values["status"] or row.started_at != claim.started_at:
+            return False
+        return all(getattr(row, k) == values[k] for k in ("finished_at", "queued_at", "scheduled_at")
+                   if values.get(k) is not None)  # fmt: skip
+
+    def hand_back(self, running: RunningJob, worker_id: str) -> bool:
+        """Give a running job back to the queue on shutdown: PENDING again, the attempt not counted.
+
+        Fenced on the claim like an outcome, so exactly one of this and the plugin's own outcome
+        lands; the plugin is told to stop afterwards, and whatever it returns later is dropped.
+        """
+        claim = running.claim
+        if claim is None:
+            return False
+        now = self._clock()
+        values: dict[str, Any] = {"status": JobStatus.PENDING.value, "worker_id": None, "queued_at": now,
+                                  "scheduled_at": None, "attempts": None}  # fmt: skip
+        message = (f"handed back by worker {worker_id} on shutdown after {time.monotonic() - running.started_mono:.1f} s "
+                   f"(attempt {claim.attempts} not counted); requeued")  # fmt: skip
+        with self._db.connect() as conn:
+            updated = conn.execute(
+                sql.finish(frozenset(values)),
+                sql.finish_params(claim.job_id, worker_id, claim.attempts, values, claim.started_at),
+            ).rowcount
+            if updated:
+                events = running.take_pending()
+                events.append(event_values(claim.job_id, message, now=now, level="WARNING"))
+                conn.execute(sql.INSERT_EVENTS, events)
+        running.cancel_reason = "shutdown"
+        running.ctx.request_cancel()
+        self._changed(claim.job_id)
+        if updated:
+            log.warning("job %s: %s", claim.job_id, message)
+            if self._requeue is not None:
+                self._requeue(claim.job_id, claim.priority)
+        return bool(updated)
 
 
 @dataclass

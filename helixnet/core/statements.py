@@ -62,13 +62,19 @@ def finish(columns: frozenset[str]) -> Update:
                 jobs.c.status == JobStatus.RUNNING.value,
                 jobs.c.worker_id == bindparam("p_worker"),
                 jobs.c.attempts == bindparam("p_attempts"),
+                # The claim's own time: a hand-back gives the attempt back, so a later claim by the
+                # same worker id has the same attempts number; only started_at tells them apart.
+                jobs.c.started_at == bindparam("p_started"),
             )
         )
         .values(**values)
     )
 
 
-def finish_params(job_id: str, worker_id: str, attempts: int, values: dict[str, object]) -> dict[str, object]:
-    params: dict[str, object] = {"p_id": job_id, "p_worker": worker_id, "p_attempts": attempts}
+def finish_params(
+    job_id: str, worker_id: str, attempts: int, values: dict[str, object], started_at: object
+) -> dict[str, object]:
+    """Bind values for ``finish``: the fence is (id, RUNNING, worker, attempts, started_at) of one claim."""
+    params: dict[str, object] = {"p_id": job_id, "p_worker": worker_id, "p_attempts": attempts, "p_started": started_at}
     params.update({f"v_{name}": value for name, value in values.items() if name != "attempts"})
     return params

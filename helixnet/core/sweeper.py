@@ -11,6 +11,9 @@ maintenance lock), the sweeper:
 4. kicks the digest step (``core.digests``) for artifacts whose sha256 is still unknown: it runs on
    its own thread, so the pass itself never waits for an object to be read.
 
+``recover_worker`` does step 1 at once for one worker process known to be dead (a supervisor saw
+its child exit), without waiting for the heartbeat limit.
+
 Every function takes ``now``: tests see a recovery without sleeping.
 """
 
@@ -120,9 +123,21 @@ class Sweeper:
             return [row for row in rows if row.is_stuck(now, self.lost_after.total_seconds())]
 
     def recover_lost(self, now: datetime) -> tuple[int, int]:
+        return self._recover(self.find_lost(now), now, why=None)
+
+    def recover_worker(self, name: str, now: datetime, *, reason: str = "its process exited") -> tuple[int, int]:
+        """RUNNING jobs of the dead worker process ``name`` (``host:pid``), recovered now, without
+        waiting for their heartbeat to run out; otherwise exactly as ``recover_lost``."""
+        with self._db.read() as session:
+            rows = list(session.scalars(
+                select(Job).where(Job.status == JobStatus.RUNNING.value,
+                                  Job.worker_id.startswith(f"{name}/", autoescape=True)).limit(BATCH)))  # fmt: skip
+        return self._recover(rows, now, why=reason)
+
+    def _recover(self, jobs: list[Job], now: datetime, *, why: str | None) -> tuple[int, int]:
         requeued: list[tuple[str, int]] = []
         failed = 0
-        for job in self.find_lost(now):
+        for job in jobs:
             quiet = (now - job.heartbeat_at).total_seconds() if job.heartbeat_at else float("nan")
             beat = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
             retry = job.attempts <= job.max_retries
@@ -133,8 +148,11 @@ class Sweeper:
             else:
                 values = {"status": JobStatus.FAILURE.value, "error": "worker lost", "finished_at": now}
                 what = f"marked FAILURE: worker lost, no attempts left ({job.attempts} of {job.max_retries + 1})"
-            message = (f"worker {job.worker_id} stopped heart-beating at {beat} ({quiet:.1f} s ago, "
-                       f"limit {self.lost_after.total_seconds():g} s); {what}")  # fmt: skip
+            if why is None:
+                message = (f"worker {job.worker_id} stopped heart-beating at {beat} ({quiet:.1f} s ago, "
+                           f"limit {self.lost_after.total_seconds():g} s); {what}")  # fmt: skip
+            else:
+                message = f"worker {job.worker_id} died ({why}; last heartbeat {beat}); {what}"
             fence = and_(Job.id == job.id, Job.status == JobStatus.RUNNING.value, Job.heartbeat_at == job.heartbeat_at)
             with self._db.connect() as conn:
                 if not conn.execute(update(Job).where(fence).values(**values)).rowcount:

@@ -42,6 +42,12 @@ class WorkerRegistry:
             conn.execute(update(WorkerProcess).where(WorkerProcess.id == worker_id).values(
                 stopped_at=self._clock(), current_jobs=[]))  # fmt: skip
 
+    def stopped_by_name(self, name: str) -> int:
+        """Mark every live row of process ``name`` stopped (its supervisor saw it die); returns how many."""
+        with self._db.connect() as conn:
+            return conn.execute(update(WorkerProcess).where(WorkerProcess.name == name, WorkerProcess.stopped_at.is_(None))
+                                .values(stopped_at=self._clock(), current_jobs=[])).rowcount  # fmt: skip
+
     def list(self, *, seen_within_seconds: float | None = 3600, limit: int = 200) -> list[WorkerRead]:
         """Workers seen recently (newest heartbeat first); stopped ones included, marked as such."""
         query = select(WorkerProcess).order_by(WorkerProcess.heartbeat_at.desc()).limit(limit)

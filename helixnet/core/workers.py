@@ -64,6 +64,8 @@ class WorkerPool:
         self._sweeper = sweeper
         self.name = name or process_worker_name()
         self._stop = threading.Event()
+        self._monitor_stop = threading.Event()  # set after the hand-back: running jobs beat until then
+        self._hurry = threading.Event()
         self._threads: list[threading.Thread] = []
         self.executed = 0  # jobs this pool claimed and ran (a counter for tests and stats)
         self._count_lock = threading.Lock()
@@ -79,6 +81,8 @@ class WorkerPool:
         if self._threads:
             return
         self._stop.clear()
+        self._monitor_stop.clear()
+        self._hurry.clear()
         for index in range(self._threads_wanted):
             self._spawn(self._work, f"helixnet-worker-{index + 1}", f"{self.name}/w{index + 1}")
         if self._threads_wanted:
@@ -91,16 +95,38 @@ class WorkerPool:
         if self._sweeper is not None:
             self._spawn(self._sweep_loop, "helixnet-sweeper")
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop taking jobs; wait up to ``timeout`` for running ones (the sweeper recovers the rest)."""
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop taking jobs; let running ones finish for up to ``grace`` seconds, then hand the rest back.
+
+        Handed-back jobs are PENDING again with their attempt not counted, and on the queue at once
+        (``JobRunner.hand_back``); their plugins are asked to cancel, and whatever they return later
+        is fenced out. ``hurry()`` (a second signal) ends the wait early. The monitor keeps
+        heart-beating the running jobs meanwhile, so no sweeper takes them while they finish.
+        """
         self._stop.set()
         self._queue.wake_all()
+        deadline = time.monotonic() + max(0.0, grace)
+        workers = [t for t in self._threads if t.name.startswith("helixnet-worker-")]
+        while any(t.is_alive() for t in workers) and not self._hurry.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._hurry.wait(min(0.1, left))
+        handed = 0
         for running in list(self._runner.running.values()):
-            running.ctx.request_cancel()
-            running.cancel_reason = "shutdown"
-        deadline = time.monotonic() + timeout
+            try:
+                handed += self._runner.hand_back(running, running.worker_id)
+            except Exception:  # the heartbeat stops with us: the sweeper recovers it after lost_after
+                log.warning("could not hand job %s back; the sweeper will recover it", running.job_id, exc_info=True)
+                running.cancel_reason = "shutdown"
+                running.ctx.request_cancel()
+        if handed:
+            log.warning("%s: handed %d running job(s) back to the queue on shutdown", self.name, handed)
+        self._monitor_stop.set()
+        # A plugin that ignores its cancel keeps its (daemon) thread; it can no longer write the row.
+        joined = time.monotonic() + 2.0
         for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            thread.join(max(0.0, joined - time.monotonic()))
         self._threads = [t for t in self._threads if t.is_alive()]
         self._flush_metrics()
         if self._registry is not None and self.registry_id is not None:
@@ -113,6 +139,10 @@ class WorkerPool:
                 self._sweeper.release_lease()
             except Exception:  # best effort: the lease expires by itself
                 log.debug("could not release the sweeper lease", exc_info=True)
+
+    def hurry(self) -> None:
+        """Cut a ``stop()`` grace period short (a second SIGTERM or SIGINT): hand running jobs back now."""
+        self._hurry.set()
 
     def wait_stopped(self) -> None:
         while any(t.is_alive() for t in self._threads):
@@ -170,7 +200,7 @@ class WorkerPool:
         """Heart-beat running jobs and pass on cancels asked from other processes."""
         tick = min(0.5, self._heartbeat_seconds / 2)
         last_beat = last_registered = last_flush = 0.0
-        while not self._stop.wait(tick):
+        while not self._monitor_stop.wait(tick):
             running = dict(self._runner.running)
             if self._metrics is not None and time.monotonic() - last_flush >= FLUSH_SECONDS:
                 last_flush = time.monotonic()

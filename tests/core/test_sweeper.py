@@ -107,3 +107,32 @@ def test_only_one_sweeper_acts(make_hx, database):
     # Once the holder's lease expires, the other takes over.
     assert other.sweeper.acquire_lease(now + timedelta(seconds=60))
     assert not hx.sweeper.acquire_lease(now + timedelta(seconds=61))
+
+
+def test_a_dead_workers_jobs_are_recovered_at_once(make_hx, database):
+    """A supervisor saw the process exit: no waiting for the heartbeat to run out."""
+    hx = make_hx(database, workers=0, sweeper=False, job_lost_after_seconds=3600)
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    retried = hx.jobs.submit(user, "echo", max_retries=1)
+    final = hx.jobs.submit(user, "echo", max_retries=0)
+    # "host:1" must not catch "host:12" (a prefix of the name, not of the worker id), nor "host_1".
+    others = [hx.jobs.submit(user, "echo") for _ in range(2)]
+    hx.queue.flush()
+    hx.runner.claim(retried.id, "host:1/w1")
+    hx.runner.claim(final.id, "host:1/w2")
+    hx.runner.claim(others[0].id, "host:12/w1")
+    hx.runner.claim(others[1].id, "host_1/w1")
+    dead = hx.workers.register("host:1", 2)
+    alive = hx.workers.register("host:12", 1)
+
+    assert hx.recover_worker("host:1", reason="process was killed by SIGKILL") == (1, 1)
+    assert hx.jobs.get(retried.id).status == JobStatus.PENDING
+    assert hx.queue.dequeue(timeout=1) == retried.id
+    failed = hx.jobs.get(final.id)
+    assert (failed.status, failed.error) == (JobStatus.FAILURE, "worker lost")
+    [event] = [e for e in hx.jobs.events(retried.id) if e.source == "sweeper"]
+    assert "host:1/w1" in event.message and "SIGKILL" in event.message and "requeued" in event.message
+    assert all(hx.jobs.get(o.id).status == JobStatus.RUNNING for o in others)
+    rows = {w.id: w for w in hx.workers.list()}
+    assert rows[dead].stopped_at is not None and rows[alive].stopped_at is None
+    assert hx.recover_worker("host:1") == (0, 0)
