@@ -340,15 +340,23 @@ class JobRunner:
         if claim is None:
             return False
         now = self._clock()
+        elapsed = time.monotonic() - running.started_mono
+        # A cancel asked while it ran wins over the hand-back: it must not run again elsewhere.
+        cancelled: dict[str, Any] = {"status": JobStatus.CANCELLED.value, "error": "cancelled", "finished_at": now}
         values: dict[str, Any] = {"status": JobStatus.PENDING.value, "worker_id": None, "queued_at": now,
                                   "scheduled_at": None, "attempts": None}  # fmt: skip
-        message = (f"handed back by worker {worker_id} on shutdown after {time.monotonic() - running.started_mono:.1f} s "
-                   f"(attempt {claim.attempts} not counted); requeued")  # fmt: skip
+        status = JobStatus.CANCELLED
+        message = f"cancelled while running (worker {worker_id} was shutting down after {elapsed:.1f} s)"
         with self._db.connect() as conn:
-            updated = conn.execute(
-                sql.finish(frozenset(values)),
-                sql.finish_params(claim.job_id, worker_id, claim.attempts, values, claim.started_at),
-            ).rowcount
+            params = sql.finish_params(claim.job_id, worker_id, claim.attempts, cancelled, claim.started_at)
+            finish = sql.finish(frozenset(cancelled)).where(sql.jobs.c.cancel_requested.is_(True))
+            updated = conn.execute(finish, params).rowcount
+            if not updated:
+                status = JobStatus.PENDING
+                message = (f"handed back by worker {worker_id} on shutdown after {elapsed:.1f} s "
+                           f"(attempt {claim.attempts} not counted); requeued")  # fmt: skip
+                params = sql.finish_params(claim.job_id, worker_id, claim.attempts, values, claim.started_at)
+                updated = conn.execute(sql.finish(frozenset(values)), params).rowcount
             if updated:
                 events = running.take_pending()
                 events.append(event_values(claim.job_id, message, now=now, level="WARNING"))
@@ -358,7 +366,10 @@ class JobRunner:
         self._changed(claim.job_id)
         if updated:
             log.warning("job %s: %s", claim.job_id, message)
-            if self._requeue is not None:
+            if status == JobStatus.CANCELLED:
+                if self._metrics is not None:
+                    self._metrics.record(claim.plugin, status, elapsed)
+            elif self._requeue is not None:
                 self._requeue(claim.job_id, claim.priority)
         return bool(updated)
 

@@ -140,8 +140,11 @@ class Sweeper:
         for job in jobs:
             quiet = (now - job.heartbeat_at).total_seconds() if job.heartbeat_at else float("nan")
             beat = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
-            retry = job.attempts <= job.max_retries
-            if retry:
+            retry = job.attempts <= job.max_retries and not job.cancel_requested
+            if job.cancel_requested:  # its owner asked to stop it: it must not run again
+                values = {"status": JobStatus.CANCELLED.value, "error": "cancelled", "finished_at": now}
+                what = "marked CANCELLED (a cancel was asked while it ran)"
+            elif retry:
                 values = {"status": JobStatus.PENDING.value, "worker_id": None, "queued_at": now, "scheduled_at": None,
                           "error": "worker lost"}  # fmt: skip
                 what = f"requeued (attempt {job.attempts} of {job.max_retries + 1} was lost)"

@@ -58,6 +58,20 @@ def test_jobs_past_the_grace_period_are_handed_back_uncounted(make_hx, database,
     assert hx.jobs.get(job.id).status == JobStatus.PENDING
 
 
+
+def test_a_job_cancelled_while_the_worker_stops_ends_cancelled_not_handed_back(make_hx, database, tmp_path):
+    hx = make_hx(database, workers=1, sweeper=False)
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    log = tmp_path / "count.log"
+    job = hx.jobs.submit(user, "count", params={"log": str(log), "seconds": 3.0})
+    _until(lambda: _lines(log), what="the job to start")
+    hx.jobs.cancel(job.id, user)  # the stubborn plugin keeps running past the grace period
+    hx.pool.stop(0.5)
+    done = hx.jobs.get(job.id)
+    assert (done.status, done.error) == (JobStatus.CANCELLED, "cancelled")
+    assert hx.queue.dequeue(timeout=0.5) is None  # not handed back: it must never run again
+    assert any("cancelled while running" in e.message for e in hx.jobs.events(job.id))
+
 def test_a_second_signal_hands_back_without_waiting(make_hx, tmp_path):
     hx = make_hx(workers=1, sweeper=False)
     user = hx.users.create(email="ada@example.org", password="correct horse battery")

@@ -136,3 +136,16 @@ def test_a_dead_workers_jobs_are_recovered_at_once(make_hx, database):
     rows = {w.id: w for w in hx.workers.list()}
     assert rows[dead].stopped_at is not None and rows[alive].stopped_at is None
     assert hx.recover_worker("host:1") == (0, 0)
+
+
+def test_a_lost_job_whose_cancel_was_asked_ends_cancelled(make_hx, database):
+    hx = make_hx(database, workers=0, sweeper=False)
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    job = hx.jobs.submit(user, "echo", max_retries=3)
+    hx.queue.flush()
+    hx.runner.claim(job.id, "host:1/w1")
+    hx.jobs.cancel(job.id, user)  # RUNNING: only asked; the worker dies before it passes it on
+    hx.recover_worker("host:1")
+    done = hx.jobs.get(job.id)
+    assert (done.status, done.error) == (JobStatus.CANCELLED, "cancelled")
+    assert hx.queue.dequeue(timeout=0.3) is None
