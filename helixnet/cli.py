@@ -7,12 +7,15 @@ print one clear line to stderr and exit non-zero, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import logging
 import os
+import shutil
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +49,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     hx = build_hx()
     grace = hx.settings.worker_grace_seconds if args.grace is None else args.grace
     if args.processes > 1:
-        if args.metrics_port is not None:  # the children would fight over one port
-            raise CommandError("--metrics-port is for one worker process; with --processes > 1 start the "
-                               "processes yourself with a shared PROMETHEUS_MULTIPROC_DIR", EXIT_USAGE)  # fmt: skip
         supervisor = Supervisor(hx, processes=args.processes, concurrency=args.concurrency, grace=grace,
                                 sweeper=not args.no_sweeper, verbose=args.verbose)  # fmt: skip
-        return supervisor.run()
+        if args.metrics_port is None:
+            return supervisor.run()
+        with _supervisor_metrics(hx, supervisor, args.metrics_host, args.metrics_port):
+            return supervisor.run()
     metrics = _start_metrics(hx, args.metrics_host, args.metrics_port) if args.metrics_port is not None else None
 
     def describe(name: str) -> str:
@@ -65,6 +68,32 @@ def cmd_worker(args: argparse.Namespace) -> int:
     finally:
         if metrics is not None:
             metrics.close()
+
+
+@contextlib.contextmanager
+def _supervisor_metrics(hx: Any, supervisor: Any, host: str, port: int) -> Iterator[None]:
+    """One ``/metrics`` for all children: prometheus_client's multiprocess mode, served by the supervisor.
+
+    The children write their counters to files in one folder (``PROMETHEUS_MULTIPROC_DIR``, or a
+    temporary one removed at the end); a scrape of the supervisor sums them.
+    """
+    from helixnet.core.prometheus import MULTIPROC_ENV, child_exited, prepare_multiprocess_dir
+
+    given = os.environ.get(MULTIPROC_ENV)
+    folder = prepare_multiprocess_dir(given or tempfile.mkdtemp(prefix="helixnet-metrics-"))
+    supervisor.on_child_exit.append(lambda pid, _code: child_exited(pid))
+    try:
+        server = _start_metrics(hx, host, port)
+    except BaseException:
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    try:
+        yield
+    finally:
+        server.close()
+        if not given:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _start_metrics(hx: Any, host: str, port: int) -> Any:

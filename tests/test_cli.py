@@ -110,6 +110,6 @@ def test_worker_grace_comes_from_the_setting_unless_given(env):
         assert expected in log.read_text()
 
 
-def test_metrics_port_is_for_one_worker_process(env, monkeypatch, capsys):
+def test_supervisor_metrics_port_needs_the_token_too(env, monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, "worker", "--processes", "2", "--metrics-port", "9101")
-    assert code == 2 and "--metrics-port is for one worker process" in err
+    assert code == 2 and "--metrics-port needs HELIXNET_METRICS_TOKEN" in err

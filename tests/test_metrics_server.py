@@ -129,3 +129,48 @@ def test_two_worker_processes_summed_in_one_scrape(make_hx, tmp_path):
     assert f"http://127.0.0.1:{port}/metrics" in output
     assert TOKEN not in output and "Traceback" not in output
     assert all(proc.returncode == 0 for proc in procs)
+
+
+def test_a_supervisor_serves_the_sum_of_its_children(make_hx, tmp_path):
+    """``--processes 2 --metrics-port``: the children write multiprocess files, the supervisor's scrape sums them."""
+    hx = make_hx(workers=0, sweeper=False)
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    env = _env(hx, tmp_path / "unused")
+    del env["PROMETHEUS_MULTIPROC_DIR"]  # the supervisor makes a folder of its own
+    port = free_port()
+    log = tmp_path / "supervisor.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "helixnet", "worker", "-c", "1", "--processes", "2",
+                                 "--metrics-port", str(port)], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        _until(lambda: len([w for w in hx.workers.list() if w.stopped_at is None]) == 2)
+        count_log = tmp_path / "count.log"
+        jobs = [hx.jobs.submit(user, "count", params={"log": str(count_log), "seconds": 1.0}) for _ in range(6)]
+        assert all(hx.jobs.wait(job.id, timeout=60).status == JobStatus.SUCCESS for job in jobs)
+        pids = {line.split()[2] for line in count_log.read_text().splitlines() if line.startswith("end")}
+        assert len(pids) == 2 and str(proc.pid) not in pids  # the children ran them, both of them
+
+        def scrape() -> dict[Any, float] | None:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+            except httpx.TransportError:
+                return None
+            assert response.status_code == 200, response.text
+            return parse(response.text)
+
+        got = _until(scrape)
+        assert got[("helixnet_jobs_finished_total", (("plugin", "count"), ("status", "SUCCESS")))] == 6
+        assert got[("helixnet_job_duration_seconds_count", (("plugin", "count"),))] == 6
+        assert got[("helixnet_workers_alive", ())] == 2
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    output = log.read_text(errors="replace")
+    assert f"http://127.0.0.1:{port}/metrics" in output
+    assert TOKEN not in output and "Traceback" not in output
+    assert proc.returncode == 0, output
