@@ -27,8 +27,6 @@ from starlette.testclient import TestClient
 
 from .apihelp import Account, free_port, sign_in
 
-STACKS = ("embedded", "production")
-
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -67,6 +65,7 @@ class Stack:
 
 @pytest.fixture
 def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """This test's stack (parametrised by ``pytest_generate_tests``); production needs PostgreSQL and Redis."""
     if getattr(request, "param", "embedded") == "embedded":
         yield Stack("embedded")
         return
