@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
-from helixnet import ValidationFailed
+import pytest
+from pydantic import BaseModel
+
+from helixnet import HelixNet, JobStatus, ValidationFailed
 from helixnet.core.validation import refuse_nul
+from helixnet.plugins.base import ComputePlugin
+from helixnet.plugins.registry import discover
 
 
 @pytest.mark.parametrize(("value", "loc"), [
@@ -36,3 +41,43 @@ def test_the_python_api_refuses_it_on_both_databases(make_hx, database: str) -> 
     with pytest.raises(ValidationFailed):
         hx.users.update(user, {"fullname": "\x00"})
     assert hx.jobs.list(user).items == []
+
+
+class _NulParams(BaseModel):
+    mode: str = "result"
+
+
+class _NulPlugin(ComputePlugin):
+    """Says U+0000 in the one way ``mode`` names: its result, its exception, its progress or a log line."""
+
+    name = "nul_out"
+    Params = _NulParams
+
+    def run(self, ctx: Any, params: _NulParams) -> dict[str, Any]:
+        if params.mode == "raise":
+            raise ValueError("bad\x00byte")
+        if params.mode == "talk":
+            ctx.progress(0.5, "half\x00way")
+            ctx.log.warning("a\x00b")
+            return {"ok": True}
+        return {"text": "a\x00b"}
+
+
+def test_a_plugin_that_outputs_nul_fails_cleanly_on_both_databases(make_settings, database: str) -> None:
+    """On PostgreSQL the outcome could not be written: the job read as "worker lost" 30 s later."""
+    plugins = discover()
+    plugins.add(_NulPlugin)
+    hx = HelixNet(make_settings(database), plugins=plugins)
+    hx.start(1)
+    try:
+        user = hx.users.create(email="nul@example.org", password="long enough pw")
+        jobs = {mode: hx.jobs.submit(user, "nul_out", {"mode": mode}).id for mode in ("result", "raise", "talk")}
+        done = {mode: hx.jobs.wait(job_id, timeout=20) for mode, job_id in jobs.items()}
+        lines = [event.message for event in hx.jobs.events(jobs["talk"])]
+    finally:
+        hx.stop(timeout=5)
+    assert (done["result"].status, done["result"].attempts) == (JobStatus.FAILURE, 1)
+    assert "result is not storable" in done["result"].error and "NUL" in done["result"].error
+    assert done["raise"].status == JobStatus.FAILURE and done["raise"].error == "ValueError: bad\\x00byte"
+    assert done["talk"].status == JobStatus.SUCCESS
+    assert "a\\x00b" in lines, lines
