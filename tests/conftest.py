@@ -108,6 +108,13 @@ def _truncate_postgres(url: str) -> None:
         engine.dispose()
 
 
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> str:
+    """The session's PostgreSQL database, emptied for this test (the schema stays)."""
+    _truncate_postgres(postgres_url)
+    return postgres_url
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest) -> str:
     """Parametrize a test over both databases: ``sqlite`` or ``postgres``."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -28,6 +28,7 @@ from helixnet.api.routing import (
 from helixnet.core.bulk import BulkAction
 from helixnet.core.metrics import WINDOWS
 from helixnet.core.schemas import WorkerRead
+from helixnet.core.validation import nul_free
 from helixnet.errors import NotFound, ValidationFailed
 
 STATUS = Literal["PENDING", "RUNNING", "SUCCESS", "FAILURE", "CANCELLED"]
@@ -48,6 +49,8 @@ class BulkRequest(BaseModel):
     plugin: str | None = Field(default=None, max_length=100)
     q: str | None = Field(default=None, max_length=200)
     owner_id: str | None = Field(default=None, max_length=36)
+
+    _nul_free = field_validator("plugin", "q", "owner_id")(nul_free)
 
 
 class BulkResult(BaseModel):

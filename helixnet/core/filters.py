@@ -7,6 +7,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from helixnet.core.models import Job, JobStatus
 from helixnet.core.users import UserRef, user_id_of
+from helixnet.core.validation import refuse_nul
 from helixnet.errors import ValidationFailed
 
 
@@ -21,6 +22,8 @@ def job_filters(
 ) -> list[ColumnElement[bool]]:
     """The WHERE clauses of a job listing: whose jobs (a plain user's own, whatever asked), status,
     plugin and the text search (id prefix, plugin, message, error, params)."""
+    for name, value in (("plugin", plugin), ("q", q), ("owner_id", owner_id)):
+        refuse_nul(value, [name])
     clauses: list[ColumnElement[bool]] = []
     if not (all_users and (user is None or getattr(user, "is_admin", False))):
         if user is None:

@@ -38,7 +38,7 @@ from helixnet.core.models import (
 from helixnet.core.pagination import decode_cursor, encode_cursor
 from helixnet.core.schemas import ArtifactRead, JobEventRead, JobPage, JobRead
 from helixnet.core.users import UserRef, user_id_of
-from helixnet.core.validation import from_pydantic
+from helixnet.core.validation import from_pydantic, refuse_nul
 from helixnet.errors import Conflict, NotFound, QueueUnavailable, ValidationFailed, WaitTimeout
 from helixnet.plugins.registry import PluginRegistry
 from helixnet.queue import Queue
@@ -144,7 +144,9 @@ class JobService:
             model = plugin.Params.model_validate(dict(params or {}))
         except ValidationError as exc:
             raise from_pydantic(exc, f"invalid params for plugin {plugin_name!r}", prefix=["params"]) from exc
-        return model.model_dump(mode="json")
+        checked = model.model_dump(mode="json")
+        refuse_nul(checked, ["params"])
+        return checked
 
     def _check_inputs(self, owner_id: str, plugin_name: str, inputs: Mapping[str, str]) -> dict[str, str]:
         if not isinstance(inputs, Mapping):

@@ -29,6 +29,8 @@ from helixnet.core.db import Database
 from helixnet.core.events import event_values
 from helixnet.core.metrics import Metrics
 from helixnet.core.models import Artifact, ArtifactStatus, Job, JobStatus
+from helixnet.core.validation import refuse_nul
+from helixnet.errors import ValidationFailed
 from helixnet.logs import job_scope
 from helixnet.plugins.registry import PluginRegistry
 from helixnet.storage import Storage
@@ -225,7 +227,7 @@ class JobRunner:
             running.last_progress = now_mono
         values: dict[str, Any] = {"progress": fraction, "heartbeat_at": self._clock()}
         if message is not None:
-            values["message"] = message[:2000]
+            values["message"] = _storable(message[:2000])
         with self._db.connect() as conn:
             conn.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value).values(**values))
         self._changed(job_id)
@@ -233,7 +235,7 @@ class JobRunner:
     def emit(self, job_id: str, level: str, message: str) -> None:
         running = self.running.get(job_id)
         pending = running.take_pending() if running is not None else []
-        line = event_values(job_id, message, now=self._clock(), level=level, source="plugin")
+        line = event_values(job_id, _storable(message), now=self._clock(), level=level, source="plugin")
         with self._db.connect() as conn:
             conn.execute(sql.INSERT_EVENTS, [*pending, line])  # the started line first, in order
         self._changed(job_id)
@@ -246,10 +248,14 @@ class JobRunner:
         now = self._clock()
         if not outcome.ok and self._storage.protocol == "file":
             outcome = outcome.without(self._storage.root)
+        outcome = replace(outcome, error=_storable(outcome.error), traceback=_storable(outcome.traceback))
         cancelled = ctx.cancelled and running.cancel_reason not in ("timeout", "shutdown")
         if outcome.ok and not cancelled:
             try:
                 json.dumps(outcome.result)
+                refuse_nul(outcome.result, ["result"])
+            except ValidationFailed as exc:  # no database may refuse the outcome: it would read as "worker lost"
+                outcome = _Outcome.failed(f"result is not storable: {exc.detail}", final=True)
             except (TypeError, ValueError) as exc:
                 outcome = _Outcome.failed(f"result is not JSON-serialisable: {exc}", final=True)
         if running.cancel_reason == "shutdown" and not outcome.ok:
@@ -393,6 +399,11 @@ class _Outcome:
         error = self.error.replace(path, "<storage>") if self.error else self.error
         trace = self.traceback.replace(path, "<storage>") if self.traceback else self.traceback
         return replace(self, error=error, traceback=trace)
+
+
+def _storable(text: str | None) -> str | None:
+    """A plugin's text with U+0000 spelled out: PostgreSQL's text cannot store it (SQLite can)."""
+    return text.replace("\x00", "\\x00") if text and "\x00" in text else text
 
 
 def _call(run: Callable[..., Any], ctx: JobContext, params: Any) -> _Outcome:

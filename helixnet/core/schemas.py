@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from helixnet.core.models import ArtifactStatus, JobStatus
+from helixnet.core.validation import nul_free
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{4,30}[0-9]$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -36,7 +37,7 @@ UUIDOut = Annotated[str, _UUID_SCHEMA]
 def normalize_email(value: str) -> str:
     """Lower-cased and stripped: the one form we store and compare."""
     email = value.strip().lower()
-    if not _EMAIL.match(email) or len(email) > 320:
+    if not _EMAIL.match(email) or len(email) > 320 or "\x00" in email:
         raise ValueError("not a valid email address")
     return email
 
@@ -66,6 +67,7 @@ class UserCreate(BaseModel):
     is_admin: bool = False
 
     _email = field_validator("email")(normalize_email)
+    _fullname = field_validator("fullname")(nul_free)
 
 
 class UserUpdate(BaseModel):
@@ -77,6 +79,8 @@ class UserUpdate(BaseModel):
     fullname: str | None = Field(default=None, max_length=200)
     phone_number: str | None = Field(default=None, max_length=40)
     web_url: str | None = Field(default=None, max_length=2000)
+
+    _fullname = field_validator("fullname")(nul_free)
 
     @field_validator("phone_number")
     @classmethod

@@ -13,7 +13,7 @@ from helixnet.core.models import User
 from helixnet.core.schemas import UserRead, UserUpdate, normalize_email
 from helixnet.core.security import TokenSigner, check_password_shape, hash_password, verify_password
 from helixnet.core.throttle import LoginThrottle
-from helixnet.core.validation import from_pydantic
+from helixnet.core.validation import from_pydantic, refuse_nul
 from helixnet.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
 
 UserRef = UserRead | User | str
@@ -47,6 +47,7 @@ class UserService:
         self, email: str, password: str, fullname: str | None = None, is_admin: bool = False
     ) -> UserRead:
         normalized = _email(email)
+        refuse_nul(fullname, ["fullname"])
         password_hash = hash_password(password, rounds=self._rounds)
         try:
             with self._db.write() as session:

@@ -1,4 +1,4 @@
-"""What the API tests share: the prefix, an Account, signing in, polling a job."""
+"""What the API tests share: the prefix, an Account, signing in, polling a job, following a signed URL."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import socket
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 API = "/api/v1"
+VALIDATION = "validation of the request alone, refused before any database, queue or storage is touched"
+"""Why a purely-validation test runs on the embedded stack only (tests/api/conftest.py)."""
 
 
 @dataclass
@@ -41,3 +44,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def transfer(client: Any, method: str, url: str, **kwargs: Any) -> Any:
+    """Send a request to a URL the API handed out, wherever it points.
+
+    The local folder's signed URLs are the app's own (``http://testserver/...`` under the test
+    client): they go through ``client``. S3's presigned URLs point at the S3 server (moto here):
+    they go there with httpx, as a real client's would, never through the app.
+    """
+    import httpx
+
+    if urlsplit(url).netloc == urlsplit(str(client.base_url)).netloc:
+        return client.request(method, url, **kwargs)
+    return httpx.request(method, url, timeout=30, **kwargs)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from .apihelp import API, Account
+from .apihelp import API, VALIDATION, Account
 
 
 def test_token_for_good_credentials(client, alice: Account) -> None:
@@ -54,12 +55,14 @@ def test_other_grant_types_are_unsupported(client, alice: Account) -> None:
     assert explicit.status_code == 200
 
 
+@pytest.mark.embedded_only(VALIDATION)
 def test_a_body_that_is_no_form_is_invalid_request(client) -> None:
     response = client.post(f"{API}/auth/token", content=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
     assert response.headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.embedded_only(VALIDATION)
 def test_missing_form_fields_are_named(client) -> None:
     response = client.post(f"{API}/auth/token", data={"username": "a@example.org"})
     assert response.status_code == 400
@@ -67,6 +70,7 @@ def test_missing_form_fields_are_named(client) -> None:
     assert ["body", "password"] in [e["loc"] for e in response.json()["errors"]]
 
 
+@pytest.mark.embedded_only(VALIDATION)
 def test_missing_malformed_and_forged_tokens_are_401(client, alice: Account) -> None:
     token = alice.headers["Authorization"].split()[1]
     for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer "},
@@ -77,6 +81,7 @@ def test_missing_malformed_and_forged_tokens_are_401(client, alice: Account) -> 
         assert response.json()["detail"]
 
 
+@pytest.mark.embedded_only(VALIDATION)
 def test_expired_token_is_401(hx: Any, client, alice: Account) -> None:
     class Past(TimestampSigner):
         def get_timestamp(self) -> int:

@@ -12,6 +12,8 @@ from pydantic import ValidationError
 
 from .apihelp import API
 
+pytestmark = pytest.mark.embedded_only("CORS headers: middleware in front of the app, the same on every stack")
+
 ALLOWED = "http://app.example.org:3000"
 PREFLIGHT = {"Access-Control-Request-Method": "POST",
              "Access-Control-Request-Headers": "authorization, content-type, idempotency-key"}  # fmt: skip

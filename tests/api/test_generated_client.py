@@ -77,6 +77,8 @@ def _poll(client: Any, job_id: Any, timeout: float = 60) -> Any:
         time.sleep(0.1)
 
 
+@pytest.mark.embedded_only("it downloads through the generated storage_object_get, the app's own /storage route; "
+    "the same flow on S3 is test_serve.py::test_readme_flow_over_http[production]")
 def test_generated_client_runs_the_qa_workflow(generated: tuple[Any, ModuleType]) -> None:
     server, package = generated
     with package.Client(base_url=server.base, raise_on_unexpected_status=True) as anonymous:

@@ -10,6 +10,10 @@ import httpx
 import pytest
 
 pytestmark = pytest.mark.slow
+# The throttles, idempotency keys and stored media types run on both stacks (tests/api/conftest.py);
+# the rest is about the HTTP layer in front of the services, or the local folder, and stays embedded.
+HTTP_LAYER = "request checks and headers in front of the services, the same on every stack"
+LOCAL_URLS = "absolute URLs of the app's own /storage routes (S3's presigned URLs carry S3's host)"
 
 ADMIN = {"HELIXNET_ADMIN_EMAIL": "admin@example.org", "HELIXNET_ADMIN_PASSWORD": "admin password 1"}
 # Wrong credentials answer 401 or, as OAuth2 asks (issue 9), 400: either way a password was checked.
@@ -32,6 +36,7 @@ def test_parallel_wrong_logins_get_at_most_max_failures_checks(start_server: Any
         assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
 
 
+@pytest.mark.embedded_only(HTTP_LAYER)
 def test_invalid_passwords_do_not_lock_an_account(start_server: Any) -> None:
     server = start_server(ADMIN, "--workers", "0")
     api = f"{server.base}/api/v1"
@@ -60,6 +65,7 @@ def test_wrong_current_passwords_are_throttled(start_server: Any) -> None:
         assert _token(http, api, "admin@example.org", "a new password 2").status_code != 200
 
 
+@pytest.mark.embedded_only(HTTP_LAYER)
 def test_hostile_but_valid_json_is_a_422_naming_the_field(start_server: Any) -> None:
     server = start_server(ADMIN, "--workers", "0")
     api = f"{server.base}/api/v1"
@@ -104,6 +110,7 @@ def _upload_and_link(http: httpx.Client, api: str, auth: dict[str, str], headers
     return job.headers["Location"], link.json()["url"]
 
 
+@pytest.mark.embedded_only(HTTP_LAYER)
 def test_allowed_hosts_refuse_a_foreign_host(start_server: Any) -> None:
     server = start_server({**ADMIN, "HELIXNET_ALLOWED_HOSTS": '["127.0.0.1", "jobs.example.org"]'}, "--workers", "0")
     api = f"{server.base}/api/v1"
@@ -113,6 +120,7 @@ def test_allowed_hosts_refuse_a_foreign_host(start_server: Any) -> None:
         assert http.get(f"{api}/health", headers={"Host": "jobs.example.org"}).status_code == 200
 
 
+@pytest.mark.embedded_only(LOCAL_URLS)
 def test_public_url_builds_every_absolute_url(start_server: Any) -> None:
     server = start_server({**ADMIN, "HELIXNET_PUBLIC_URL": "https://jobs.example.org/"}, "--workers", "0")
     api = f"{server.base}/api/v1"
@@ -125,6 +133,7 @@ def test_public_url_builds_every_absolute_url(start_server: Any) -> None:
         assert docs.status_code == 200 and "evil.example" not in docs.text
 
 
+@pytest.mark.embedded_only(LOCAL_URLS)
 def test_forwarded_headers_from_a_trusted_proxy_only(start_server: Any) -> None:
     proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "jobs.example.org", "X-Forwarded-For": "198.51.100.7"}
     trusted = start_server(ADMIN, "--workers", "0")  # the default trusts 127.0.0.1: the test is the proxy
@@ -141,6 +150,7 @@ def test_forwarded_headers_from_a_trusted_proxy_only(start_server: Any) -> None:
         assert url.startswith(f"{untrusted.base}/api/v1/storage/"), url
 
 
+@pytest.mark.embedded_only(LOCAL_URLS)
 def test_security_headers(start_server: Any) -> None:
     server = start_server(ADMIN, "--workers", "0")
     api = f"{server.base}/api/v1"
@@ -208,6 +218,7 @@ def test_an_idempotency_key_reused_for_another_request_is_422(start_server: Any)
         assert len(http.get(f"{api}/artifacts", headers=auth).json()) == artifacts_before
 
 
+@pytest.mark.embedded_only("the data directory's own files: SQLite databases and the secret key")
 def test_the_data_directory_and_databases_are_private(start_server: Any) -> None:
     import stat
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .apihelp import API, Account, sign_in, wait_final
+import pytest
+
+from helixnet.errors import ValidationFailed
+
+from .apihelp import API, VALIDATION, Account, sign_in, wait_final
 
 
 def submit(client, account: Account, plugin: str = "echo", **body: Any):
@@ -54,6 +58,7 @@ def test_bad_submissions_name_the_problem(client, alice: Account) -> None:
     assert priority.status_code == 422 and priority.json()["errors"][0]["loc"] == ["body", "priority"]
 
 
+@pytest.mark.embedded_only(VALIDATION)
 def test_malformed_bodies_are_400(client, alice: Account) -> None:
     headers = {**alice.headers, "Content-Type": "application/json"}
     assert client.post(f"{API}/jobs", headers=headers, content=b'{"plugin": ').status_code == 400
@@ -223,3 +228,21 @@ def test_ids_are_uuids_on_the_wire_and_str_in_python(hx, client, alice: Account)
     job = hx.jobs.submit(hx.users.get(alice.id), "echo")
     assert isinstance(job.id, str) and isinstance(job.owner_id, str)  # the Python API still hands out str ids
     assert hx.jobs.get(job.id).id == job.id
+
+
+
+def test_nul_characters_are_a_422_naming_the_field(hx, client, alice: Account, admin: Account) -> None:
+    """PostgreSQL's jsonb and text cannot store U+0000: that was a 500 there alone, now a 422 on every stack."""
+    job = client.post(f"{API}/jobs", headers=alice.headers, json={"plugin": "echo", "params": {"message": "a\u0000b"}})
+    assert job.status_code == 422, job.text
+    assert job.json()["errors"] == [{"loc": ["params", "message"], "msg": "must not contain the NUL character (U+0000)"}]
+    files = {"content_key": ("a.txt", b"words", "text/plain")}
+    upload = client.post(f"{API}/jobs/upload", headers=alice.headers, files=files,
+                         data={"plugin": "echo", "params": '{"message": "\\u0000"}'})  # fmt: skip
+    assert upload.status_code == 422 and upload.json()["errors"][0]["loc"] == ["params", "message"], upload.text
+    assert client.get(f"{API}/jobs", headers=alice.headers).json()["items"] == []
+    bulk = client.post(f"{API}/jobs/bulk", headers=admin.headers, json={"action": "cancel", "q": "a\u0000"})
+    assert bulk.status_code == 422 and bulk.json()["errors"][0]["loc"] == ["body", "q"], bulk.text
+    with pytest.raises(ValidationFailed) as caught:  # the Python API, as embedding code calls it
+        hx.jobs.list(hx.users.get(alice.id), q="\x00")
+    assert caught.value.errors[0]["loc"] == ["q"]

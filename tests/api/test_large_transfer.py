@@ -16,7 +16,8 @@ import httpx
 import psutil
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300),
+              pytest.mark.embedded_only("bytes streamed through the app's local-folder route; on S3 they bypass the app")]
 
 GIB = 1 << 30
 BLOCK = 1 << 20

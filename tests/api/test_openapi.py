@@ -18,7 +18,10 @@ from helixnet.api.app import api_routes
 
 from .apihelp import API, sign_in
 
+DOCUMENT = "the OpenAPI document and the routing: the same app on every stack"
 
+
+@pytest.mark.embedded_only(DOCUMENT)
 def test_every_route_is_documented(client) -> None:
     spec = client.get(f"{API}/openapi.json").json()
     assert spec["openapi"].startswith("3.")
@@ -37,6 +40,7 @@ def test_every_route_is_documented(client) -> None:
     assert client.get("/openapi.json").json() == spec
 
 
+@pytest.mark.embedded_only(DOCUMENT)
 def test_docs_work_offline(client) -> None:
     page = client.get(f"{API}/docs")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
@@ -50,6 +54,7 @@ def test_docs_work_offline(client) -> None:
     assert root.status_code in (302, 307) and root.headers["location"].endswith(f"{API}/docs")
 
 
+@pytest.mark.embedded_only(DOCUMENT)
 def test_unknown_routes_and_methods_are_json(client) -> None:
     missing = client.get(f"{API}/nope")
     assert missing.status_code == 404 and set(missing.json()) == {"detail", "errors"}
@@ -105,6 +110,7 @@ def test_fuzz_finds_no_500_and_no_schema_violation(
     call()
 
 
+@pytest.mark.embedded_only(DOCUMENT)
 def test_mounted_inside_another_app(hx) -> None:
     """create_app(hx) mounts under any prefix of someone else's Starlette app; links follow the mount."""
     from starlette.applications import Starlette
@@ -124,6 +130,7 @@ def test_mounted_inside_another_app(hx) -> None:
         assert client.options("/svc/api/v1/jobs").headers["Allow"] == "GET, HEAD, POST"
 
 
+@pytest.mark.embedded_only(DOCUMENT)
 def test_ids_are_uuids_and_downloads_are_binary(client) -> None:
     """Issue 6 of #9: generated clients type ids as UUIDs and the storage GET as a file."""
     spec = client.get(f"{API}/openapi.json").json()
@@ -141,6 +148,7 @@ def test_ids_are_uuids_and_downloads_are_binary(client) -> None:
     assert download == {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 
 
+@pytest.mark.embedded_only(DOCUMENT)
 def test_each_operation_lists_only_what_it_can_answer(client) -> None:
     spec = client.get(f"{API}/openapi.json").json()
     statuses = {(method.upper(), path.removeprefix(API)): set(op["responses"])
@@ -160,6 +168,7 @@ def test_each_operation_lists_only_what_it_can_answer(client) -> None:
         "application/x-www-form-urlencoded"]
 
 
+@pytest.mark.embedded_only(DOCUMENT)
 def test_every_prefilled_example_is_accepted(client) -> None:
     """Issue 7 of #9: Swagger UI's "Try it out" sends the examples as they stand; each must validate."""
     from helixnet.api.app import api_routes

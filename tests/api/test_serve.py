@@ -20,7 +20,8 @@ from .apihelp import free_port
 pytestmark = pytest.mark.slow
 
 
-def test_readme_flow_over_http(start_server: Any) -> None:
+def test_readme_flow_over_http(start_server: Any, stack: Any) -> None:
+    """On both stacks: the same HELIXNET_* variables a deployment sets pick PostgreSQL, Redis and S3."""
     server = start_server({"HELIXNET_ADMIN_EMAIL": "admin@example.org", "HELIXNET_ADMIN_PASSWORD": "admin password 1"},
                           "--workers", "1")
     api = f"{server.base}/api/v1"
@@ -45,6 +46,8 @@ def test_readme_flow_over_http(start_server: Any) -> None:
         result = next(a for a in job["artifacts"] if a["filename"] == "result.json")
         ticket = http.get(f"{api}/artifacts/{result['id']}/download", headers=auth)
         assert ticket.status_code == 200
+        where = stack.settings["storage_options"]["endpoint_url"] if stack.s3 else f"{api}/storage/"
+        assert ticket.json()["url"].startswith(where), ticket.json()  # on S3 the bytes come from S3
         downloaded = http.get(ticket.json()["url"])
         assert downloaded.status_code == 200
         assert json.loads(downloaded.content) == job["result"]
@@ -87,6 +90,7 @@ def test_serve_reports_a_taken_port(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.embedded_only("the log format, the same on every stack")
 def test_a_real_server_logs_json_with_the_job(start_server: Any) -> None:
     server = start_server({"HELIXNET_LOG_FORMAT": "json", "HELIXNET_ADMIN_EMAIL": "admin@example.org",
                            "HELIXNET_ADMIN_PASSWORD": "admin password 1"}, "--workers", "1")  # fmt: skip

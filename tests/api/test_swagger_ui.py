@@ -15,7 +15,13 @@ import pytest
 
 from .apihelp import API
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.embedded_only(
+        "the browser QA workflow; its API calls are the contract tests' on both stacks, and it downloads "
+        "through the app's own /storage route"
+    ),
+]
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; .ci/run installs it. Never a downloaded browser.
 EMAIL, PASSWORD = "swagger@example.org", "swagger password 1"
