@@ -10,7 +10,7 @@ import builtins
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -84,16 +84,9 @@ class JobService:
     ) -> JobRead:
         """Validate, record and enqueue a job; returns it PENDING (or the earlier job for a repeated key)."""
         owner_id = user_id_of(user)
-        checked_params = self._check_params(plugin, params)
-        checked_inputs = self._check_inputs(owner_id, plugin, inputs or {})
-        _check_range("priority", priority, -100, 100)
-        retries = self._default_max_retries if max_retries is None else max_retries
-        _check_range("max_retries", retries, 0, 100)
-        timeout = self._default_timeout if timeout is None else timeout
-        if timeout is not None and not 0 < timeout <= 7 * 24 * 3600:
-            raise ValidationFailed.field(["timeout"], "must be between 0 and 604800 seconds")
-        request = {"plugin": plugin, "params": checked_params, "inputs": checked_inputs, "priority": priority,
-                   "max_retries": retries, "timeout": timeout}  # fmt: skip
+        request = self.checked_request(owner_id, plugin, params, inputs, priority, max_retries, timeout)
+        checked_params, checked_inputs = request["params"], request["inputs"]
+        retries, timeout = request["max_retries"], request["timeout"]
         if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
             return same_request_or_refuse(earlier, request)
 
@@ -116,6 +109,41 @@ class JobService:
         self._enqueue(job_id, priority)
         self._changed(job_id, owner_id)
         return JobRead.model_validate({**values, "message": None, "result": None, "artifacts": []})
+
+    def submit_many(self, user: UserRef, jobs: Sequence[Mapping[str, Any]]) -> builtins.list[JobRead]:
+        """Submit many jobs at once, all or none: one transaction, one INSERT, one batched enqueue.
+
+        Each item has ``submit``'s arguments as keys (``plugin``, ``params``, ... ``idempotency_key``);
+        errors name the item (``jobs.3.params.x``). Returns the jobs in the order given.
+        """
+        from helixnet.core.batch import submit_many
+
+        return submit_many(self, user, jobs)
+
+    def checked_request(
+        self,
+        owner_id: str,
+        plugin: Any,
+        params: Any,
+        inputs: Any,
+        priority: Any,
+        max_retries: Any,
+        timeout: Any,
+    ) -> dict[str, Any]:
+        """A submit's fields checked and completed with the defaults, as the row stores them."""
+        if not isinstance(plugin, str):
+            raise ValidationFailed.field(["plugin"], "must be a plugin name")
+        checked_params = self._check_params(plugin, params)
+        checked_inputs = self._check_inputs(owner_id, plugin, inputs or {})
+        _check_range("priority", priority, -100, 100)
+        retries = self._default_max_retries if max_retries is None else max_retries
+        _check_range("max_retries", retries, 0, 100)
+        timeout = self._default_timeout if timeout is None else timeout
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not 0 < timeout <= 7 * 24 * 3600):  # fmt: skip
+            raise ValidationFailed.field(["timeout"], "must be between 0 and 604800 seconds")
+        return {"plugin": plugin, "params": checked_params, "inputs": checked_inputs, "priority": priority,
+                "max_retries": retries, "timeout": timeout}  # fmt: skip
 
     def _enqueue(self, job_id: str, priority: int) -> None:
         try:

@@ -20,6 +20,9 @@ artifacts: Table = cast(Table, Artifact.__table__)
 paused: Table = cast(Table, PausedPlugin.__table__)
 
 INSERT_JOB: Insert = insert(jobs)
+# RETURNING makes SQLAlchemy send a list of rows as multi-row INSERT ... VALUES statements
+# ("insertmanyvalues", up to 1000 rows each) on PostgreSQL and SQLite alike: submit_many's one INSERT.
+INSERT_JOBS: Insert = insert(jobs).returning(jobs.c.id)
 INSERT_EVENTS: Insert = insert(events)
 INSERT_ARTIFACTS: Insert = insert(artifacts)
 
