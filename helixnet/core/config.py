@@ -49,6 +49,9 @@ class Settings(BaseSettings):
 
     workers: int = Field(default=2, ge=0, le=256, description="Embedded worker threads run by hx.start().")
     worker_poll_seconds: float = Field(default=0.05, gt=0, le=5)
+    worker_claim_batch: int = Field(default=10, ge=1, le=100, description=(
+        "Ready jobs one worker thread may claim in one statement while the queue is deep and its jobs quick;"
+        " 1 claims one at a time."))
     job_heartbeat_seconds: float = Field(default=5.0, gt=0)
     job_lost_after_seconds: float = Field(default=30.0, gt=0)
     job_max_retries: int = Field(default=0, ge=0, le=100)

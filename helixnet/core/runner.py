@@ -109,18 +109,59 @@ class JobRunner:
         if claimed is None:
             return None
         claim, started_event = claimed
-        ctx = self._context(claim)
-        running = RunningJob(job_id, worker_id, claim.attempts, ctx, pending_events=[started_event])
+        running = self.register(claim, worker_id, started_event)
+        outcome, elapsed = self.run_claimed(claim, running)
+        return self.record_outcome(claim, worker_id, running.ctx, running, outcome, elapsed)
+
+    def register(self, claim: Claim, worker_id: str, started_event: dict[str, Any]) -> RunningJob:
+        """A claimed job joins ``running``: from now on the monitor heart-beats it and passes cancels on."""
+        running = RunningJob(claim.job_id, worker_id, claim.attempts, self._context(claim), pending_events=[started_event])
         with self._lock:
-            self.running[job_id] = running
-        started = time.monotonic()
+            self.running[claim.job_id] = running
+        return running
+
+    def forget(self, job_ids: list[str]) -> None:
+        """Drop jobs from ``running`` (a batch that failed before their turn): the sweeper takes them over."""
+        with self._lock:
+            for job_id in job_ids:
+                self.running.pop(job_id, None)
+
+    def run_claimed(self, claim: Claim, running: RunningJob) -> tuple[_Outcome, float]:
+        """Run a registered job's plugin (unless cancelled or stopped before it started); it leaves ``running``."""
+        running.started_mono = started = time.monotonic()
+        ctx = running.ctx
         try:
-            with job_scope(job_id, claim.plugin, worker_id):
-                outcome = self._run_plugin(claim, ctx, running)
+            if running.cancel_reason == "shutdown":  # claimed in a batch, stopped before its turn
+                outcome = _Outcome.failed("interrupted before it started")
+            elif ctx.cancelled:
+                outcome = _Outcome(ok=False, error="cancelled", cancelled=True)
+            else:
+                with job_scope(claim.job_id, claim.plugin, running.worker_id):
+                    outcome = self._run_plugin(claim, ctx, running)
         finally:
             with self._lock:
-                self.running.pop(job_id, None)
-        return self.record_outcome(claim, worker_id, ctx, running, outcome, time.monotonic() - started)
+                self.running.pop(claim.job_id, None)
+        return outcome, time.monotonic() - started
+
+    def claim_many(self, job_ids: list[str], worker_id: str) -> list[tuple[Claim, dict[str, Any]]]:
+        """Claim several ids in one conditional UPDATE; those not PENDING (duplicates, cancelled) are left out.
+
+        Returns ``(claim, started event)`` in the order of ``job_ids``; the events wait, as ``execute``'s do.
+        """
+        now = self._clock()
+        with self._db.connect() as conn:
+            rows = conn.execute(sql.CLAIM_MANY, {"p_ids": list(dict.fromkeys(job_ids)), "p_now": now,
+                                                 "p_worker": worker_id}).all()  # fmt: skip
+        by_id = {row.id: row for row in rows}
+        claimed = []
+        for job_id in dict.fromkeys(job_ids):
+            if (row := by_id.get(job_id)) is None:
+                continue
+            self._changed(job_id)
+            started = event_values(job_id, f"started on worker {worker_id} (attempt {row.attempts})", now=now)
+            claimed.append((Claim(job_id, row.owner_id, row.plugin, row.params or {}, row.inputs or {}, row.attempts,
+                                  row.max_retries, row.timeout, row.priority), started))  # fmt: skip
+        return claimed
 
     def claim(self, job_id: str, worker_id: str) -> Claim | None:
         """Claim ``job_id`` for ``worker_id`` (PENDING -> RUNNING); None when there is nothing to claim."""
@@ -237,8 +278,11 @@ class JobRunner:
     # -- outcome --------------------------------------------------------------------------------------
 
     def record_outcome(
-        self, claim: Claim, worker_id: str, ctx: JobContext, running: RunningJob, outcome: _Outcome, elapsed: float
-    ) -> JobStatus | None:
+        self, claim: Claim, worker_id: str, ctx: JobContext, running: RunningJob, outcome: _Outcome, elapsed: float,
+        *, defer: bool = False,
+    ) -> Any:
+        """Write the job's final (or retry) status, fenced on (worker, attempt); returns the status, or None when
+        the job was taken from us. ``defer=True`` only prepares it, for ``record_outcomes`` to write in a group."""
         now = self._clock()
         if not outcome.ok and self._storage.protocol == "file":
             outcome = outcome.without(self._storage.root)
@@ -272,20 +316,47 @@ class JobRunner:
             message = f"failed after {claim.attempts} attempt(s): {outcome.error}"
         if status in (JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.CANCELLED):
             values["finished_at"] = now
-        keep_outputs = status == JobStatus.SUCCESS
+        values["status"] = status.value
+        plan = _Recorded(claim, worker_id, ctx, running, outcome, elapsed, status, values, message, now)
+        if defer:
+            return plan
         with self._db.connect() as conn:
-            values["status"] = status.value
-            statement = sql.finish(frozenset(values))
-            updated = conn.execute(statement, sql.finish_params(claim.job_id, worker_id, claim.attempts, values)).rowcount
-            if updated:
-                events = running.take_pending()
-                events.append(event_values(claim.job_id, message, now=now, level="INFO" if keep_outputs else "WARNING"))
-                if outcome.traceback:
-                    events.append(event_values(claim.job_id, outcome.traceback, now=now, level="DEBUG"))
+            events: list[dict[str, Any]] = []
+            updated = self._write_outcome(conn, plan, events)
+            if events:
                 conn.execute(sql.INSERT_EVENTS, events)
-                if keep_outputs and ctx.outputs.records:
-                    rows = [_artifact_row(claim, record, now) for record in ctx.outputs.records]
-                    conn.execute(sql.INSERT_ARTIFACTS, rows)
+        return self._after_outcome(plan, updated)
+
+    def record_outcomes(self, plans: list[_Recorded]) -> list[JobStatus | None]:
+        """Outcomes prepared with ``record_outcome(..., defer=True)``, written in one transaction (one commit)."""
+        if not plans:
+            return []
+        with self._db.connect() as conn:
+            events: list[dict[str, Any]] = []
+            updated = [self._write_outcome(conn, plan, events) for plan in plans]
+            if events:
+                conn.execute(sql.INSERT_EVENTS, events)
+        return [self._after_outcome(plan, done) for plan, done in zip(plans, updated, strict=True)]
+
+    def _write_outcome(self, conn: Any, plan: _Recorded, events: list[dict[str, Any]]) -> bool:
+        """The fenced UPDATE; when it took, the job's log lines go to ``events`` and its artifacts are inserted."""
+        claim, now, values = plan.claim, plan.now, plan.values
+        keep_outputs = plan.status == JobStatus.SUCCESS
+        statement = sql.finish(frozenset(values))
+        updated = conn.execute(statement, sql.finish_params(claim.job_id, plan.worker_id, claim.attempts, values)).rowcount
+        if updated:
+            events.extend(plan.running.take_pending())
+            events.append(event_values(claim.job_id, plan.message, now=now, level="INFO" if keep_outputs else "WARNING"))
+            if plan.outcome.traceback:
+                events.append(event_values(claim.job_id, plan.outcome.traceback, now=now, level="DEBUG"))
+            if keep_outputs and plan.ctx.outputs.records:
+                rows = [_artifact_row(claim, record, now) for record in plan.ctx.outputs.records]
+                conn.execute(sql.INSERT_ARTIFACTS, rows)
+        return bool(updated)
+
+    def _after_outcome(self, plan: _Recorded, updated: bool) -> JobStatus | None:
+        claim, worker_id, ctx, status, values = plan.claim, plan.worker_id, plan.ctx, plan.status, plan.values
+        keep_outputs, elapsed = status == JobStatus.SUCCESS, plan.elapsed
         self._changed(claim.job_id)
         if not updated:
             log.warning("job %s was taken from worker %s (swept or cancelled); outcome dropped", claim.job_id, worker_id)
@@ -298,6 +369,22 @@ class JobRunner:
         if status == JobStatus.PENDING and values.get("queued_at") is not None and self._requeue is not None:
             self._requeue(claim.job_id, claim.priority)
         return status
+
+
+@dataclass
+class _Recorded:
+    """An outcome decided but not yet written (``record_outcome(defer=True)``)."""
+
+    claim: Claim
+    worker_id: str
+    ctx: JobContext
+    running: RunningJob
+    outcome: _Outcome
+    elapsed: float
+    status: JobStatus
+    values: dict[str, Any]
+    message: str
+    now: datetime
 
 
 @dataclass
