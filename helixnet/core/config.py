@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     job_heartbeat_seconds: float = Field(default=5.0, gt=0)
     job_lost_after_seconds: float = Field(default=30.0, gt=0)
     job_max_retries: int = Field(default=0, ge=0, le=100)
+    job_batch_max: int = Field(default=1000, ge=1, le=100_000,
+                               description="Most jobs one POST /jobs/batch may submit (more: 413).")
     job_retry_backoff_seconds: float = Field(default=2.0, ge=0)
     job_retry_backoff_max_seconds: float = Field(default=300.0, ge=0)
     job_default_timeout: float | None = Field(default=None, gt=0)
