@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", "--jobs", type=int, default=None, help="default 2000 (sqlite), 1000 (others)")
     parser.add_argument("--procs", type=int, nargs="+", default=[1, 2, 4], help="worker processes (not sqlite)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--synchronous-commit", choices=["on", "off"], default="on",
+                        help="PostgreSQL's setting on the benchmark's databases: off shows what fsyncs cost")
     parser.add_argument("--postgres-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--samples", type=int, default=50)

@@ -69,6 +69,9 @@ def main(args: Any) -> int:
     url = f"{base}/{db_name}".replace("postgresql://", "postgresql+psycopg://")
     _pg(admin, f'CREATE DATABASE "{db_name}"')
     _pg(admin, f'CREATE DATABASE "{db_name}_celery"')  # apart: its commits must not count as HelixNet's
+    if args.synchronous_commit == "off":  # what the commits' fsyncs cost (a server crash may lose the last ones)
+        for name in (db_name, f"{db_name}_celery"):
+            _pg(admin, f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     try:
         with tempfile.TemporaryDirectory(prefix="hx-bench-") as tmp:
             return _run_all(args, Path(tmp), tag, db_name, url)

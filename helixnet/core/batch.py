@@ -44,14 +44,17 @@ def submit_many(service: JobService, user: UserRef, items: Sequence[Mapping[str,
     for attempt in (1, 2):  # a second try only when a concurrent submit took one of our keys meanwhile
         jobs, rows = _resolve(service, owner_id, requests, keys)
         try:
+            enqueued = False
             if rows:
                 with service._db.connect() as conn:
                     conn.execute(sql.INSERT_JOBS, rows)
+                    enqueued = service._queue.enqueue_in(conn, [(row["id"], row["priority"]) for row in rows])
             break
         except IntegrityError as exc:
             if attempt == 2 or not any(keys):
                 raise Conflict("the jobs could not be recorded") from exc
-    _enqueue_all(service, rows)
+    if not enqueued:
+        _enqueue_all(service, rows)
     for row in rows:
         service._changed(row["id"], owner_id)
     return jobs  # type: ignore[return-value]

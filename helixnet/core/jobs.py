@@ -102,11 +102,14 @@ class JobService:
         try:
             with self._db.connect() as conn:
                 conn.execute(sql.INSERT_JOB, values)
+                # A PostgreSQL queue in this database takes the message in this transaction: one commit.
+                enqueued = self._queue.enqueue_in(conn, [(job_id, priority)])
         except IntegrityError as exc:
             if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
                 return same_request_or_refuse(earlier, request)
             raise Conflict("the job could not be recorded") from exc
-        self._enqueue(job_id, priority)
+        if not enqueued:
+            self._enqueue(job_id, priority)
         self._changed(job_id, owner_id)
         return JobRead.model_validate({**values, "message": None, "result": None, "artifacts": []})
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class Queue(ABC):
@@ -47,6 +47,15 @@ class Queue(ABC):
         """
         for job_id, priority in items:
             self.enqueue(job_id, priority)
+
+    def enqueue_in(self, conn: Any, items: Sequence[tuple[str, int]]) -> bool:
+        """Enqueue inside the caller's open database transaction ``conn``, if this queue lives in that database.
+
+        Returns False (and does nothing) when it cannot; the caller then enqueues after its commit.
+        When True, the ids become visible exactly when the caller commits: one commit for row and
+        message, and no window in which a committed job is not on the queue.
+        """
+        return False
 
     def dequeue_many(self, limit: int, timeout: float = 0.0) -> list[str]:
         """Up to ``limit`` ids: waits up to ``timeout`` for the first, then takes only what is already there.

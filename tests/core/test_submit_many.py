@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from helixnet import JobStatus
 from helixnet.core.models import Job
@@ -99,3 +99,40 @@ def test_a_failed_enqueue_leaves_the_batch_pending_for_the_sweeper(make_hx):
         rows = list(session.scalars(select(Job).where(Job.id.in_([job.id for job in jobs]))))
     assert len(rows) == 3
     assert all(row.status == JobStatus.PENDING and row.queued_at is None for row in rows)
+
+
+@pytest.mark.postgres
+def test_a_postgres_queue_in_the_same_database_takes_the_message_in_the_jobs_transaction(make_hx, postgres_url):
+    hx = make_hx("postgres", queue_url=postgres_url, start=False)
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    commits: list[int] = []
+    queue_inserts: list[str] = []
+    event.listen(hx.db.engine, "commit", lambda _conn: commits.append(1))
+    event.listen(hx.db.engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_a: queue_inserts.append(statement) if "helixnet_queue_task" in statement else None)
+    hx.jobs.submit(user, "echo")
+    hx.jobs.submit_many(user, [{"plugin": "echo"}] * 5)
+    assert len(commits) == 2 and len(queue_inserts) == 2  # row and message in one transaction, once per call
+    assert hx.queue.size() == 6
+    with hx.db.connect() as conn:
+        assert hx.queue.enqueue_in(conn, [("later", 0)])
+        assert hx.queue.size() == 6  # not visible before the commit
+    assert hx.queue.size() == 7
+    assert hx.queue.dequeue_many(10)[-1] == "later"
+    with pytest.raises(RuntimeError), hx.db.connect() as conn:  # a rolled-back transaction enqueues nothing
+        assert hx.queue.enqueue_in(conn, [("never", 0)])
+        raise RuntimeError("roll back")
+    assert hx.queue.size() == 0
+    with hx.db.read() as session:  # put the six taken above back, as the sweeper would
+        hx.queue.enqueue_many([(job_id, 0) for job_id in session.scalars(select(Job.id))])
+    hx.start(workers=1)
+    with hx.db.read() as session:
+        ids = list(session.scalars(select(Job.id)))
+    assert {hx.jobs.wait(job_id, timeout=60).status for job_id in ids} == {JobStatus.SUCCESS}
+
+
+def test_a_queue_elsewhere_is_enqueued_after_the_commit(make_hx):
+    hx = make_hx(start=False)  # SQLite database and SQLite queue: not one transaction
+    with hx.db.connect() as conn:
+        assert hx.queue.enqueue_in(conn, [("x", 0)]) is False
+    assert hx.queue.size() == 0
