@@ -96,7 +96,9 @@ def _run_all(args: Any, root: Path, tag: str, db_name: str, db_url: str) -> int:
     try:
         for procs in args.procs:
             print(f"-- {procs} worker process(es): starting consumers", flush=True)
-            xact0 = _pg(args.postgres_admin_url, f"select xact_commit from pg_stat_database where datname = '{db_name}'")[0][0]
+            xact0 = _pg(
+                args.postgres_admin_url, f"select xact_commit from pg_stat_database where datname = '{db_name}'"
+            )[0][0]
             done0 = {h.name: h.jobs_done for h in helix}
             for system in [*helix, *baselines]:
                 system.start(procs)
@@ -105,14 +107,19 @@ def _run_all(args: Any, root: Path, tag: str, db_name: str, db_url: str) -> int:
                 for system, mode in cases[shift:] + cases[:shift]:
                     run = measured(system, args.jobs, mode, db_name)
                     results[(procs, f"{system.name} {mode}")].append(run)
-                    print(f"   {system.name:<24} {mode:<5} {run.jobs_per_s:8.0f} jobs/s  (submit {run.submit_s:.2f} s)", flush=True)
+                    print(
+                        f"   {system.name:<24} {mode:<5} {run.jobs_per_s:8.0f} jobs/s  (submit {run.submit_s:.2f} s)",
+                        flush=True,
+                    )
             if procs == args.procs[0] and args.samples:
                 for system in [*helix, *baselines]:
                     latency[system.name] = system.latency(args.samples)
             for system in [*helix, *baselines]:
                 system.stop()
             time.sleep(1.5)  # exited backends have reported their statistics
-            xact1 = _pg(args.postgres_admin_url, f"select xact_commit from pg_stat_database where datname = '{db_name}'")[0][0]
+            xact1 = _pg(
+                args.postgres_admin_url, f"select xact_commit from pg_stat_database where datname = '{db_name}'"
+            )[0][0]
             jobs = sum(h.jobs_done - done0[h.name] for h in helix)
             commits[procs] = {"xact_per_job": (xact1 - xact0) / max(jobs, 1)}
         from report import print_report

@@ -7,6 +7,7 @@ drain only, never process start-up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -79,7 +80,9 @@ class HelixSystem:
                             workers=0, sweeper=False)  # fmt: skip
         self.hx = HelixNet(settings)
         self.hx.migrate()
-        self.user = self.hx.users.create(email=f"bench-{backend.replace('+', '-')}@example.org", password="bench password")
+        self.user = self.hx.users.create(
+            email=f"bench-{backend.replace('+', '-')}@example.org", password="bench password"
+        )
         self.procs: list[subprocess.Popen[bytes]] = []
         self.worker_counts = {"statements": 0, "commits": 0}
         self.jobs_done = 0
@@ -185,15 +188,23 @@ class BaselineSystem:
 
         found = []
         for proc in self.procs:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 found += [proc.pid] + [child.pid for child in psutil.Process(proc.pid).children(recursive=True)]
-            except psutil.NoSuchProcess:
-                pass
         return found
 
     def start(self, procs: int) -> None:
         if self.kind == "huey":
-            cmd = [sys.executable, "-m", "huey.bin.huey_consumer", "baseline_apps.huey", "-w", str(procs), "-k", "process", "-n"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "huey.bin.huey_consumer",
+                "baseline_apps.huey",
+                "-w",
+                str(procs),
+                "-k",
+                "process",
+                "-n",
+            ]
         else:
             cmd = [sys.executable, "-m", "celery", "-A", "baseline_apps:app", "worker", "-c", str(procs), "-P", "prefork",
                    "-Q", self.queue, "-n", f"{self.queue}@%h", "--without-gossip", "--without-mingle",

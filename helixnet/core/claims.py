@@ -83,4 +83,6 @@ class ClaimBatcher:
 
 def _count(plans: list[Any], statuses: list[JobStatus | None], skipped: set[str]) -> int:
     """How many of the written outcomes belong to jobs that ran (not taken from us, not handed back)."""
-    return sum(status is not None and plan.claim.job_id not in skipped for plan, status in zip(plans, statuses, strict=True))
+    return sum(
+        status is not None and plan.claim.job_id not in skipped for plan, status in zip(plans, statuses, strict=True)
+    )

@@ -26,6 +26,7 @@ INSERT_JOBS: Insert = insert(jobs).returning(jobs.c.id)
 INSERT_EVENTS: Insert = insert(events)
 INSERT_ARTIFACTS: Insert = insert(artifacts)
 
+
 def _claim(which: ColumnElement[bool], *returning: Any) -> Update:
     return (
         update(jobs)

@@ -15,7 +15,9 @@ def test_a_batch_is_201_with_every_job_in_order_and_they_run(client, alice: Acco
     jobs = response.json()["jobs"]
     assert [job["params"]["message"] for job in jobs] == [str(i) for i in range(25)]
     assert {job["owner_id"] for job in jobs} == {alice.id} and {job["status"] for job in jobs} == {"PENDING"}
-    assert [wait_final(client, job["id"], alice.headers)["result"] for job in jobs] == [{"message": str(i)} for i in range(25)]
+    assert [wait_final(client, job["id"], alice.headers)["result"] for job in jobs] == [
+        {"message": str(i)} for i in range(25)
+    ]
     listed = client.get(f"{API}/jobs", headers=alice.headers, params={"limit": 100}).json()["items"]
     assert len(listed) == 25
 
@@ -27,7 +29,9 @@ def test_bad_items_are_a_422_naming_each_and_nothing_is_submitted(client, alice:
     locs = {".".join(map(str, error["loc"])) for error in response.json()["errors"]}
     assert "body.jobs.1.params.message" in locs and any(loc.startswith("body.jobs.2") for loc in locs)
     assert not any(loc.startswith(("body.jobs.0", "body.jobs.3")) for loc in locs)
-    response = _batch(client, alice, [{"plugin": "echo"}, {"plugin": "echo", "priority": 500}, {"plugin": "echo", "x": 1}])
+    response = _batch(
+        client, alice, [{"plugin": "echo"}, {"plugin": "echo", "priority": 500}, {"plugin": "echo", "x": 1}]
+    )
     assert response.status_code == 422  # errors the request schema finds
     locs = {".".join(map(str, error["loc"])) for error in response.json()["errors"]}
     assert {"body.jobs.1.priority", "body.jobs.2.x"} <= locs and not any(loc.startswith("body.jobs.0") for loc in locs)

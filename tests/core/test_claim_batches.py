@@ -18,7 +18,11 @@ from helixnet.core.claims import ClaimBatcher
 from helixnet.core.models import Job, JobEvent
 from tests.core.test_worker_processes import FAST, _lines, _wait_until, workers  # noqa: F401 - a fixture
 
-QUEUES = ["sqlite", pytest.param("redis", marks=pytest.mark.redis), pytest.param("postgres", marks=pytest.mark.postgres)]
+QUEUES = [
+    "sqlite",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
 
 
 def _queue_url(kind: str, request: pytest.FixtureRequest) -> dict:
@@ -86,7 +90,9 @@ def test_a_stop_hands_back_the_claimed_jobs_that_had_not_started(make_hx, databa
     hx = make_hx(database, start=False)
     user = hx.users.create(email="ada@example.org", password="correct horse battery")
     log = tmp_path / "count.log"
-    jobs = hx.jobs.submit_many(user, [{"plugin": "count", "params": {"log": str(log), "seconds": 0.5}} for _ in range(4)])
+    jobs = hx.jobs.submit_many(
+        user, [{"plugin": "count", "params": {"log": str(log), "seconds": 0.5}} for _ in range(4)]
+    )
     ids = hx.queue.dequeue_many(10, timeout=5.0)
     stop = threading.Event()
     ran: list[int] = []

@@ -108,8 +108,13 @@ def test_a_postgres_queue_in_the_same_database_takes_the_message_in_the_jobs_tra
     commits: list[int] = []
     queue_inserts: list[str] = []
     event.listen(hx.db.engine, "commit", lambda _conn: commits.append(1))
-    event.listen(hx.db.engine, "before_cursor_execute",
-                 lambda _c, _cur, statement, *_a: queue_inserts.append(statement) if "helixnet_queue_task" in statement else None)
+    event.listen(
+        hx.db.engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_a: (
+            queue_inserts.append(statement) if "helixnet_queue_task" in statement else None
+        ),
+    )
     hx.jobs.submit(user, "echo")
     hx.jobs.submit_many(user, [{"plugin": "echo"}] * 5)
     assert len(commits) == 2 and len(queue_inserts) == 2  # row and message in one transaction, once per call
