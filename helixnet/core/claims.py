@@ -43,9 +43,9 @@ class ClaimBatcher:
     def run(self, job_ids: list[str], worker_id: str, stopping: Callable[[], bool]) -> int:
         """Claim ``job_ids`` and run what was claimed; returns how many ran to an outcome."""
         if len(job_ids) == 1:  # the plain path, unchanged
-            started = time.monotonic()
+            began = time.monotonic()
             status = self._runner.execute(job_ids[0], worker_id)
-            self._learn(time.monotonic() - started)
+            self._learn(time.monotonic() - began)
             return int(status is not None)
         claimed = self._runner.claim_many(job_ids, worker_id)
         batch = []
