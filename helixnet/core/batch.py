@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from helixnet.core import statements as sql
+from helixnet.core.job_checks import same_request_or_refuse
 from helixnet.core.models import Job, JobStatus, new_id
 from helixnet.core.schemas import JobRead
 from helixnet.core.users import UserRef, user_id_of
@@ -103,8 +104,6 @@ def _resolve(
     service: JobService, owner_id: str, requests: list[dict[str, Any]], keys: list[str | None]
 ) -> tuple[list[JobRead | None], list[dict[str, Any]]]:
     """The earlier job for each item whose key was used before, and the rows to insert for the rest."""
-    from helixnet.core.jobs import same_request_or_refuse
-
     earlier: dict[str, JobRead] = {}
     used = [key for key in keys if key is not None]
     if used:
