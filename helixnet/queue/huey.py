@@ -13,8 +13,6 @@ another process is seen within that interval. Redis blocks server-side (BZPOPMIN
 from __future__ import annotations
 
 import contextlib
-import inspect
-import json
 import logging
 import sqlite3
 import struct
@@ -22,18 +20,17 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import redis
 from huey import Huey
-from huey.registry import Message
-from huey.serializer import Serializer
 from huey.storage import BaseStorage, MemoryStorage, PriorityRedisStorage, SqliteStorage
 
 from helixnet.errors import ConfigurationError, QueueUnavailable
 from helixnet.private import touch_private
 from helixnet.queue.base import Queue
+from helixnet.queue.serializer import JsonSerializer, build_queue
 
 logger = logging.getLogger(__name__)
 
@@ -47,34 +44,9 @@ DEFAULT_REDIS_BLOCK = 0.25
 """Longest single server-side wait (BZPOPMIN, LISTEN), in seconds: bounds how late a waiter notices ``wake_all``."""
 MIN_BLOCK = 0.01  # Redis reads a BZPOPMIN timeout of 0 as "forever": shorter waits look once.
 
-_Q = TypeVar("_Q", bound="HueyQueue")
-
-
 def _run_job(job_id: str) -> str:
     """Body of the huey task: never run by our workers, which dequeue ids themselves."""
     return job_id
-
-
-class JsonSerializer(Serializer):
-    """huey messages as JSON instead of pickle.
-
-    Whoever can write to the backend (a shared Redis) must not be able to run code in
-    the workers, which unpickling their bytes would allow. Our messages are flat (no eta,
-    pipeline or chord), so JSON carries them whole; anything else fails to decode and is
-    skipped.
-    """
-
-    def _serialize(self, data: Any) -> bytes:
-        if isinstance(data, Message):
-            data = {"message": list(data)}
-        return json.dumps(data, separators=(",", ":")).encode()
-
-    def _deserialize(self, data: bytes) -> Any:
-        obj = json.loads(data)
-        if isinstance(obj, dict) and "message" in obj:
-            message = Message(*obj["message"])
-            return message._replace(args=tuple(message.args))
-        return obj
 
 
 class HueyQueue(Queue):
@@ -396,18 +368,6 @@ class RedisHueyQueue(BlockingHueyQueue):
         # Idle connections only: closing one that another thread is reading breaks redis-py
         # (ValueError from its buffer); waiters close theirs once their pop ends.
         self._huey.storage.pool.disconnect(inuse_connections=False)
-
-
-def build_queue(cls: type[_Q], *args: Any, name: str, options: dict[str, Any] | None) -> _Q:
-    """``cls(*args, name=name, **options)``, naming the bad option instead of a TypeError."""
-    kwargs: dict[str, Any] = {**(options or {}), "name": name}
-    try:
-        if options and "name" in options:
-            raise TypeError("the queue name is an argument of its own, not an option")
-        inspect.signature(cls).bind(*args, **kwargs)
-    except TypeError as exc:
-        raise ConfigurationError(f"bad options {sorted(options or {})} for {cls.__name__}: {exc}") from exc
-    return cls(*args, **kwargs)
 
 
 def memory_queue(url: str, *, name: str = "helixnet", data_dir: str | Path | None = None,
