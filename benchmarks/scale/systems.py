@@ -34,6 +34,7 @@ from helixnet.core.models import ACTIVE_STATUSES, Job, JobEvent  # noqa: E402
 
 install()  # this process's statements and commits (the submitter's) are counted too
 DEADLINE_SECONDS = 300.0
+KOMBU_DEADLINES = "_kombu.binding_deadlines"
 
 
 @dataclass
@@ -243,3 +244,6 @@ class BaselineSystem:
     def close(self) -> None:
         for key in self.redis.scan_iter(match=f"*{self.queue}*"):
             self.redis.delete(key)
+        # kombu's pidbox binding deadline names no queue of ours; drop it when it holds nothing else.
+        if self.kind != "huey" and set(self.redis.zrange(KOMBU_DEADLINES, 0, -1)) <= {b"celery.pidbox"}:
+            self.redis.delete(KOMBU_DEADLINES)
