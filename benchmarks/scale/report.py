@@ -25,7 +25,7 @@ def print_report(args: Any, helix: list[Any], baselines: list[Any], results: dic
             runs = results[(procs, f"{name} loop")]
             cells.append(f"{_median(runs, 'jobs_per_s'):>7.0f} ({_median(runs, 'submit_s'):.2f} s)")
         print(f"{procs:>7} | " + " | ".join(f"{c:>16}" for c in cells))
-    print(f"\n{'workers':>7} | {'helixnet':<28} | {'jobs/s':>6} | {'submit':>7} | "
+    print(f"\n{'workers':>7} | {'helixnet':<35} | {'jobs/s':>6} | {'submit':>7} | "
           + " | ".join(f"/{name:<9}" for name in base_names) + " | goals /celery>=1 /celery+db>=1 /huey>=0.5")  # fmt: skip
     for procs in args.procs:
         for system in helix:
@@ -40,7 +40,7 @@ def print_report(args: Any, helix: list[Any], baselines: list[Any], results: dic
                     if ratio < GOALS[name]:
                         misses.append(name)
                 verdict = "ok" if not misses else "MISS " + ",".join(misses)
-                print(f"{procs:>7} | {label:<28} | {ours:>6.0f} | {_median(runs, 'submit_s'):>5.2f} s | "
+                print(f"{procs:>7} | {label:<35} | {ours:>6.0f} | {_median(runs, 'submit_s'):>5.2f} s | "
                       + " | ".join(ratios) + f" | {verdict}")  # fmt: skip
 
     if latency:
