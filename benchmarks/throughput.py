@@ -1,12 +1,26 @@
-"""End-to-end throughput and submit-to-RUNNING latency, against raw huey measured in the same run.
+"""End-to-end throughput and submit-to-RUNNING latency, against baselines measured in the same run.
 
-    python benchmarks/throughput.py                 # full run (includes a 2-minute idle wait)
+    python benchmarks/throughput.py                 # SQLite (the default); includes a 2-minute idle wait
     python benchmarks/throughput.py --idle 5 -n 500 # quick look
+    pip install -e ".[bench]"                       # Celery and psutil, for the two below
+    python benchmarks/throughput.py --backend postgres+redis          # PostgreSQL DB + Redis queue
+    python benchmarks/throughput.py --backend postgres                # PostgreSQL as DB and queue
+    python benchmarks/throughput.py --backend postgres+redis postgres --repeat 3 --procs 1 2 4
 
+``--backend sqlite``:
 HelixNet: N no-op jobs (the ``echo`` plugin) through ``hx.jobs.submit``, drained by the embedded
 worker threads (SQLite DB + SQLite queue, the defaults). Baseline: a SqliteHuey task that does
 nothing, enqueued N times and drained by huey's own consumer with the same number of threads.
 Goals (issue 2): ratio >= 0.5; submit-to-RUNNING median < 20 ms, also after minutes idle.
+
+``--backend postgres+redis`` / ``postgres`` (issue 11; code in ``benchmarks/scale/``): N no-op jobs
+from one process (a loop of ``hx.jobs.submit`` and one ``hx.jobs.submit_many``) drained by P
+``helixnet worker -c 1`` processes, against raw huey's ``RedisHuey`` (its consumer ``-w P -k process``),
+Celery 5.7 prefork ``-c P`` on the same Redis without a result backend, and Celery with its database
+result backend on the same PostgreSQL server; medians of interleaved runs; also submit-to-RUNNING
+latency, PostgreSQL statements and commits per job, and CPU per component. It creates and drops its
+own ``bench_*`` databases (``--postgres-admin-url`` names the server) and prefixes its Redis keys.
+Goals: HelixNet >= 1x Celery (both) and >= 0.5x huey at every P; submit-to-RUNNING median < 10 ms.
 """
 
 from __future__ import annotations
@@ -125,12 +139,27 @@ def huey_latency_after_idle(root: Path, idle: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-n", "--jobs", type=int, default=2000)
+    parser.add_argument("--backend", nargs="+", default=["sqlite"], choices=["sqlite", "postgres+redis", "postgres"])
+    parser.add_argument("-n", "--jobs", type=int, default=None, help="default 2000 (sqlite), 1000 (others)")
+    parser.add_argument("--procs", type=int, nargs="+", default=[1, 2, 4], help="worker processes (not sqlite)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--synchronous-commit", choices=["on", "off"], default="on",
+                        help="PostgreSQL's setting on the benchmark's databases: off shows what fsyncs cost")
+    parser.add_argument("--postgres-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each case; medians are printed")
     parser.add_argument("--idle", type=float, default=120.0, help="seconds of quiet before the cold latency")
     args = parser.parse_args(argv)
+    if args.backend != ["sqlite"]:
+        if "sqlite" in args.backend:
+            parser.error("--backend sqlite runs alone")
+        args.jobs = args.jobs or 1000
+        sys.path.insert(0, str(Path(__file__).resolve().parent / "scale"))
+        from distributed import main as distributed_main  # the bench extra: celery, psutil
+
+        return distributed_main(args)
+    args.jobs = args.jobs or 2000
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="hx-bench-") as tmp:

@@ -24,13 +24,15 @@ from helixnet.api.routing import (
     query_bool,
     query_int,
     query_str,
+    read_limited,
     refuse_declared_over,
     route,
     url_to,
     user_of,
+    validated_body,
 )
-from helixnet.core.schemas import JobCreate, JobEventRead, JobPage, JobRead
-from helixnet.errors import HelixNetError, PermissionDenied, ValidationFailed
+from helixnet.core.schemas import JobBatchCreate, JobBatchRead, JobCreate, JobEventRead, JobPage, JobRead
+from helixnet.errors import HelixNetError, PayloadTooLarge, PermissionDenied, ValidationFailed
 
 IDEMPOTENCY = Param("Idempotency-Key", {"type": "string", "maxLength": 200}, location="header",
                     description="a retried POST with the same key returns the first job")  # fmt: skip
@@ -80,6 +82,35 @@ async def submit_job(request: Request) -> Response:
         idempotency_key=_idempotency_key(request),
     )  # fmt: skip
     return model_response(job, 202, _location(request, job))
+
+
+#: A batch body may be larger than other JSON bodies: up to HELIXNET_JOB_BATCH_MAX jobs' params.
+BATCH_MAX_BYTES = 32 << 20
+
+
+@route("POST", "/jobs/batch", Operation(
+    "Submit many jobs at once, all or none; they run in the background", "jobs", response=JobBatchRead, status=201,
+    body=JobBatchCreate, description="One transaction and one queue round trip for the lot. Errors name the item "
+    "(body.jobs.3.params.x); nothing is submitted when any item is invalid. Each item may carry its own idempotency_key.",
+    extra_responses={413: "more jobs than HELIXNET_JOB_BATCH_MAX", 409: "the jobs could not be recorded"},
+))  # fmt: skip
+async def submit_batch(request: Request) -> Response:
+    hx = hx_of(request)
+    raw = await read_limited(request, BATCH_MAX_BYTES)
+    if not raw.strip():
+        raise MalformedRequest("a JSON body is required", errors=[{"loc": ["body"], "msg": "empty body"}])
+    data = parse_json(raw, ["body"])
+    jobs = data.get("jobs") if isinstance(data, dict) else None
+    if isinstance(jobs, list) and len(jobs) > hx.settings.job_batch_max:  # before validating a huge body
+        raise PayloadTooLarge(f"{len(jobs)} jobs in one batch; at most {hx.settings.job_batch_max}",
+                              errors=[{"loc": ["body", "jobs"], "msg": f"at most {hx.settings.job_batch_max} jobs"}])
+    body = validated_body(raw, data, JobBatchCreate)
+    items = [item.model_dump(exclude_unset=True) for item in body.jobs]
+    try:
+        created = await call(hx.jobs.submit_many, user_of(request), items)
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.detail, errors=[{**e, "loc": ["body", *e["loc"]]} for e in exc.errors]) from None
+    return model_response(JobBatchRead(jobs=created), 201)
 
 
 @route("POST", "/jobs/upload", Operation(
@@ -224,6 +255,6 @@ async def retry_job(request: Request) -> Response:
     return model_response(job, 202, _location(request, job))
 
 
-ROUTES = [submit_job, upload_job, list_jobs, read_job, job_events, cancel_job, retry_job]
+ROUTES = [submit_job, submit_batch, upload_job, list_jobs, read_job, job_events, cancel_job, retry_job]
 
 __all__ = ["ROUTES"]

@@ -156,7 +156,11 @@ async def json_body(request: Request, model: type[M]) -> M:
     raw = await read_limited(request, MAX_JSON_BYTES)
     if not raw.strip():
         raise MalformedRequest("a JSON body is required", errors=[{"loc": ["body"], "msg": "empty body"}])
-    data = parse_json(raw, ["body"])
+    return validated_body(raw, parse_json(raw, ["body"]), model)
+
+
+def validated_body(raw: bytes, data: Any, model: type[M]) -> M:
+    """``raw`` (already parsed as ``data``) validated strictly by ``model``; 422 naming each bad field."""
     if not isinstance(data, dict):
         raise ValidationFailed.field(["body"], "must be a JSON object")
     try:
@@ -247,5 +251,5 @@ def list_response(items: list[Any], status: int = 200) -> Response:
 
 __all__ = [
     "ApiRoute", "Operation", "Param", "call", "client_address", "current_user", "hx_of", "json_body", "limit_body", "list_response",
-    "model_response", "path_id", "query_bool", "query_int", "query_str", "read_limited", "refuse_declared_over", "route", "url_to", "user_of",
+    "model_response", "path_id", "query_bool", "query_int", "query_str", "read_limited", "refuse_declared_over", "route", "url_to", "user_of", "validated_body",
 ]  # fmt: skip

@@ -139,6 +139,7 @@ class HelixNet:
             name=self.worker_name,
             registry=self.workers,
             metrics=self.metrics,
+            claim_batch=self.settings.worker_claim_batch,
         )
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -49,9 +49,14 @@ class Settings(BaseSettings):
 
     workers: int = Field(default=2, ge=0, le=256, description="Embedded worker threads run by hx.start().")
     worker_poll_seconds: float = Field(default=0.05, gt=0, le=5)
+    worker_claim_batch: int = Field(default=10, ge=1, le=100, description=(
+        "Ready jobs one worker thread may claim in one statement while the queue is deep and its jobs quick;"
+        " 1 claims one at a time."))
     job_heartbeat_seconds: float = Field(default=5.0, gt=0)
     job_lost_after_seconds: float = Field(default=30.0, gt=0)
     job_max_retries: int = Field(default=0, ge=0, le=100)
+    job_batch_max: int = Field(default=1000, ge=1, le=100_000,
+                               description="Most jobs one POST /jobs/batch may submit (more: 413).")
     job_retry_backoff_seconds: float = Field(default=2.0, ge=0)
     job_retry_backoff_max_seconds: float = Field(default=300.0, ge=0)
     job_default_timeout: float | None = Field(default=None, gt=0)

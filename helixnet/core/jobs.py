@@ -10,11 +10,10 @@ import builtins
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,6 +24,8 @@ from helixnet.core.bulk import BulkAction, BulkReport, run_bulk
 from helixnet.core.db import Database
 from helixnet.core.events import record_event
 from helixnet.core.filters import job_filters
+from helixnet.core.job_checks import JobChecks, same_request_or_refuse
+from helixnet.core.job_checks import check_range as _check_range
 from helixnet.core.models import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -38,7 +39,6 @@ from helixnet.core.models import (
 from helixnet.core.pagination import decode_cursor, encode_cursor
 from helixnet.core.schemas import ArtifactRead, JobEventRead, JobPage, JobRead
 from helixnet.core.users import UserRef, user_id_of
-from helixnet.core.validation import from_pydantic, refuse_nul
 from helixnet.errors import Conflict, NotFound, QueueUnavailable, ValidationFailed, WaitTimeout
 from helixnet.plugins.registry import PluginRegistry
 from helixnet.queue import Queue
@@ -65,8 +65,7 @@ class JobService:
         self._queue = queue
         self._plugins = plugins
         self._clock = clock
-        self._default_max_retries = default_max_retries
-        self._default_timeout = default_timeout
+        self._checks = JobChecks(db, plugins, default_max_retries=default_max_retries, default_timeout=default_timeout)
         self._on_cancel = on_cancel
         self._changed = on_change or (lambda job_id, owner_id: None)
         # (plugin, how many) once new rows have committed: Prometheus' submitted counter.
@@ -87,16 +86,9 @@ class JobService:
     ) -> JobRead:
         """Validate, record and enqueue a job; returns it PENDING (or the earlier job for a repeated key)."""
         owner_id = user_id_of(user)
-        checked_params = self._check_params(plugin, params)
-        checked_inputs = self._check_inputs(owner_id, plugin, inputs or {})
-        _check_range("priority", priority, -100, 100)
-        retries = self._default_max_retries if max_retries is None else max_retries
-        _check_range("max_retries", retries, 0, 100)
-        timeout = self._default_timeout if timeout is None else timeout
-        if timeout is not None and not 0 < timeout <= 7 * 24 * 3600:
-            raise ValidationFailed.field(["timeout"], "must be between 0 and 604800 seconds")
-        request = {"plugin": plugin, "params": checked_params, "inputs": checked_inputs, "priority": priority,
-                   "max_retries": retries, "timeout": timeout}  # fmt: skip
+        request = self.checked_request(owner_id, plugin, params, inputs, priority, max_retries, timeout)
+        checked_params, checked_inputs = request["params"], request["inputs"]
+        retries, timeout = request["max_retries"], request["timeout"]
         if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
             return same_request_or_refuse(earlier, request)
 
@@ -112,14 +104,33 @@ class JobService:
         try:
             with self._db.connect() as conn:
                 conn.execute(sql.INSERT_JOB, values)
+                # A PostgreSQL queue in this database takes the message in this transaction: one commit.
+                enqueued = self._queue.enqueue_in(conn, [(job_id, priority)])
         except IntegrityError as exc:
             if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
                 return same_request_or_refuse(earlier, request)
             raise Conflict("the job could not be recorded") from exc
         self._submitted(plugin, 1)
-        self._enqueue(job_id, priority)
+        if not enqueued:
+            self._enqueue(job_id, priority)
         self._changed(job_id, owner_id)
         return JobRead.model_validate({**values, "message": None, "result": None, "artifacts": []})
+
+    def submit_many(self, user: UserRef, jobs: Sequence[Mapping[str, Any]]) -> builtins.list[JobRead]:
+        """Submit many jobs at once, all or none: one transaction, one INSERT, one batched enqueue.
+
+        Each item has ``submit``'s arguments as keys (``plugin``, ``params``, ... ``idempotency_key``);
+        errors name the item (``jobs.3.params.x``). Returns the jobs in the order given.
+        """
+        from helixnet.core.batch import submit_many
+
+        return submit_many(self, user, jobs)
+
+    def checked_request(
+        self, owner_id: str, plugin: Any, params: Any, inputs: Any, priority: Any, max_retries: Any, timeout: Any
+    ) -> dict[str, Any]:
+        """A submit's fields checked and completed with the defaults, as the row stores them."""
+        return self._checks.request(owner_id, plugin, params, inputs, priority, max_retries, timeout)
 
     def _enqueue(self, job_id: str, priority: int) -> None:
         try:
@@ -133,44 +144,6 @@ class JobService:
             except Exception:  # the stale-PENDING sweep still finds it
                 log.exception("could not mark job %s as not enqueued", job_id)
 
-    def _check_params(self, plugin_name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
-        try:
-            plugin = self._plugins.get_or_raise(plugin_name)
-        except NotFound as exc:
-            raise ValidationFailed(exc.detail, errors=exc.errors) from None
-        if params is not None and not isinstance(params, Mapping):
-            raise ValidationFailed.field(["params"], "must be an object")
-        try:
-            model = plugin.Params.model_validate(dict(params or {}))
-        except ValidationError as exc:
-            raise from_pydantic(exc, f"invalid params for plugin {plugin_name!r}", prefix=["params"]) from exc
-        checked = model.model_dump(mode="json")
-        refuse_nul(checked, ["params"])
-        return checked
-
-    def _check_inputs(self, owner_id: str, plugin_name: str, inputs: Mapping[str, str]) -> dict[str, str]:
-        if not isinstance(inputs, Mapping):
-            raise ValidationFailed.field(["inputs"], "must map input names to artifact ids")
-        specs = {spec.name: spec for spec in self._plugins[plugin_name].inputs}
-        for name in inputs:
-            if name not in specs:
-                known = ", ".join(specs) or "none"
-                raise ValidationFailed.field(["inputs", name], f"unknown input for {plugin_name}; known: {known}")
-        for name, spec in specs.items():
-            if spec.required and name not in inputs:
-                raise ValidationFailed.field(["inputs", name], "required input missing")
-        if not inputs:
-            return {}
-        with self._db.read() as session:
-            for name, artifact_id in inputs.items():
-                row = session.get(Artifact, artifact_id) if isinstance(artifact_id, str) else None
-                if row is None or row.owner_id != owner_id or row.status != ArtifactStatus.AVAILABLE:
-                    raise NotFound(
-                        f"input {name!r}: artifact {artifact_id} not found",
-                        errors=[{"loc": ["inputs", name], "msg": f"artifact {artifact_id} not found"}],
-                    )
-        return dict(inputs)
-
     def by_idempotency_key(self, user: UserRef, key: str) -> JobRead | None:
         """The caller's job submitted with ``key``, if any: lets a retried request skip its work."""
         return self._by_idempotency_key(user_id_of(user), key)
@@ -183,7 +156,7 @@ class JobService:
         Files are compared by sha256 against the earlier job's input artifacts, so a retry stores no
         second copy and a different upload under the same key is refused (422), not answered wrongly.
         """
-        same_request_or_refuse(earlier, {"plugin": plugin, "params": self._check_params(plugin, params)})
+        same_request_or_refuse(earlier, {"plugin": plugin, "params": self._checks.params(plugin, params)})
         with self._db.read() as session:
             rows = session.execute(select(Artifact.id, Artifact.sha256).where(Artifact.id.in_(earlier.inputs.values())))
             digest_of = {artifact_id: sha for artifact_id, sha in rows}
@@ -391,26 +364,6 @@ def _job_read(row: Job, artifacts: list[ArtifactRead]) -> JobRead:
     job = JobRead.model_validate(row)
     job.artifacts = artifacts
     return job
-
-
-def _check_range(field: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValidationFailed.field([field], f"must be an integer from {low} to {high}")
-
-
-def same_request_or_refuse(earlier: JobRead, request: Mapping[str, Any]) -> JobRead:
-    """The earlier job when ``request`` is the one it was made from; a reused key for another is a 422.
-
-    As the IETF Idempotency-Key draft asks: a retry gets the first answer, a different request
-    under the same key is the client's mistake, never silently answered with an unrelated job.
-    """
-    differing = [name for name, value in request.items() if getattr(earlier, name) != value]
-    if differing:
-        raise ValidationFailed(
-            f"Idempotency-Key already used for job {earlier.id}, a different request ({', '.join(differing)} differ)",
-            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "already used for a different request"}],
-        )
-    return earlier
 
 
 __all__ = ["JobService", "same_request_or_refuse"]

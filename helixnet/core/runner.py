@@ -13,7 +13,6 @@ import json
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -21,14 +20,14 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError
 
 from helixnet.core import statements as sql
-from helixnet.core.context import InputFile, JobCancelled, JobContext
+from helixnet.core.context import InputFile, JobContext
 from helixnet.core.db import Database
 from helixnet.core.events import event_values
 from helixnet.core.metrics import Metrics
 from helixnet.core.models import Artifact, ArtifactStatus, Job, JobStatus
+from helixnet.core.outcome import OutcomeWriter, _call, _Outcome, _Recorded, storable
 from helixnet.core.validation import refuse_nul
 from helixnet.errors import ValidationFailed
 from helixnet.logs import job_scope
@@ -96,6 +95,7 @@ class JobRunner:
         metrics: Metrics | None = None,
     ) -> None:
         self._db = db
+        self._outcomes = OutcomeWriter(db)
         self._metrics = metrics
         # Tells the process's change feed at once (live pages); a no-op when nobody listens.
         self._changed = on_change or (lambda job_id: None)
@@ -115,18 +115,60 @@ class JobRunner:
         if claimed is None:
             return None
         claim, started_event = claimed
-        ctx = self._context(claim)
-        running = RunningJob(job_id, worker_id, claim.attempts, ctx, pending_events=[started_event], claim=claim)
+        running = self.register(claim, worker_id, started_event)
+        outcome, elapsed = self.run_claimed(claim, running)
+        return self.record_outcome(claim, worker_id, running.ctx, running, outcome, elapsed)
+
+    def register(self, claim: Claim, worker_id: str, started_event: dict[str, Any]) -> RunningJob:
+        """A claimed job joins ``running``: from now on the monitor heart-beats it and passes cancels on."""
+        running = RunningJob(claim.job_id, worker_id, claim.attempts, self._context(claim),
+                             pending_events=[started_event], claim=claim)  # fmt: skip
         with self._lock:
-            self.running[job_id] = running
-        started = time.monotonic()
+            self.running[claim.job_id] = running
+        return running
+
+    def forget(self, job_ids: list[str]) -> None:
+        """Drop jobs from ``running`` (a batch that failed before their turn): the sweeper takes them over."""
+        with self._lock:
+            for job_id in job_ids:
+                self.running.pop(job_id, None)
+
+    def run_claimed(self, claim: Claim, running: RunningJob) -> tuple[_Outcome, float]:
+        """Run a registered job's plugin (unless cancelled or stopped before it started); it leaves ``running``."""
+        running.started_mono = started = time.monotonic()
+        ctx = running.ctx
         try:
-            with job_scope(job_id, claim.plugin, worker_id):
-                outcome = self._run_plugin(claim, ctx, running)
+            if running.cancel_reason == "shutdown":  # claimed in a batch, stopped before its turn
+                outcome = _Outcome.failed("interrupted before it started")
+            elif ctx.cancelled:
+                outcome = _Outcome(ok=False, error="cancelled", cancelled=True)
+            else:
+                with job_scope(claim.job_id, claim.plugin, running.worker_id):
+                    outcome = self._run_plugin(claim, ctx, running)
         finally:
             with self._lock:
-                self.running.pop(job_id, None)
-        return self.record_outcome(claim, worker_id, ctx, running, outcome, time.monotonic() - started)
+                self.running.pop(claim.job_id, None)
+        return outcome, time.monotonic() - started
+
+    def claim_many(self, job_ids: list[str], worker_id: str) -> list[tuple[Claim, dict[str, Any]]]:
+        """Claim several ids in one conditional UPDATE; those not PENDING (duplicates, cancelled) are left out.
+
+        Returns ``(claim, started event)`` in the order of ``job_ids``; the events wait, as ``execute``'s do.
+        """
+        now = self._clock()
+        with self._db.connect() as conn:
+            rows = conn.execute(sql.CLAIM_MANY, {"p_ids": list(dict.fromkeys(job_ids)), "p_now": now,
+                                                 "p_worker": worker_id}).all()  # fmt: skip
+        by_id = {row.id: row for row in rows}
+        claimed = []
+        for job_id in dict.fromkeys(job_ids):
+            if (row := by_id.get(job_id)) is None:
+                continue
+            self._changed(job_id)
+            started = event_values(job_id, f"started on worker {worker_id} (attempt {row.attempts})", now=now)
+            claimed.append((Claim(job_id, row.owner_id, row.plugin, row.params or {}, row.inputs or {}, row.attempts,
+                                  row.max_retries, row.timeout, row.priority, now), started))  # fmt: skip
+        return claimed
 
     def claim(self, job_id: str, worker_id: str) -> Claim | None:
         """Claim ``job_id`` for ``worker_id`` (PENDING -> RUNNING); None when there is nothing to claim."""
@@ -227,7 +269,7 @@ class JobRunner:
             running.last_progress = now_mono
         values: dict[str, Any] = {"progress": fraction, "heartbeat_at": self._clock()}
         if message is not None:
-            values["message"] = _storable(message[:2000])
+            values["message"] = storable(message[:2000])
         with self._db.connect() as conn:
             conn.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value).values(**values))
         self._changed(job_id)
@@ -235,7 +277,7 @@ class JobRunner:
     def emit(self, job_id: str, level: str, message: str) -> None:
         running = self.running.get(job_id)
         pending = running.take_pending() if running is not None else []
-        line = event_values(job_id, _storable(message), now=self._clock(), level=level, source="plugin")
+        line = event_values(job_id, storable(message), now=self._clock(), level=level, source="plugin")
         with self._db.connect() as conn:
             conn.execute(sql.INSERT_EVENTS, [*pending, line])  # the started line first, in order
         self._changed(job_id)
@@ -243,12 +285,15 @@ class JobRunner:
     # -- outcome --------------------------------------------------------------------------------------
 
     def record_outcome(
-        self, claim: Claim, worker_id: str, ctx: JobContext, running: RunningJob, outcome: _Outcome, elapsed: float
-    ) -> JobStatus | None:
+        self, claim: Claim, worker_id: str, ctx: JobContext, running: RunningJob, outcome: _Outcome, elapsed: float,
+        *, defer: bool = False,
+    ) -> Any:
+        """Write the job's final (or retry) status, fenced on (worker, attempt); returns the status, or None when
+        the job was taken from us. ``defer=True`` only prepares it, for ``record_outcomes`` to write in a group."""
         now = self._clock()
         if not outcome.ok and self._storage.protocol == "file":
             outcome = outcome.without(self._storage.root)
-        outcome = replace(outcome, error=_storable(outcome.error), traceback=_storable(outcome.traceback))
+        outcome = replace(outcome, error=storable(outcome.error), traceback=storable(outcome.traceback))
         cancelled = ctx.cancelled and running.cancel_reason not in ("timeout", "shutdown")
         if outcome.ok and not cancelled:
             try:
@@ -282,14 +327,22 @@ class JobRunner:
             message = f"failed after {claim.attempts} attempt(s): {outcome.error}"
         if status in (JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.CANCELLED):
             values["finished_at"] = now
-        keep_outputs = status == JobStatus.SUCCESS
         values["status"] = status.value
-        events = running.take_pending()
-        events.append(event_values(claim.job_id, message, now=now, level="INFO" if keep_outputs else "WARNING"))
-        if outcome.traceback:
-            events.append(event_values(claim.job_id, outcome.traceback, now=now, level="DEBUG"))
-        artifacts = [_artifact_row(claim, r, now) for r in ctx.outputs.records] if keep_outputs else []
-        updated = self._write_outcome(claim, worker_id, values, events, artifacts)
+        plan = _Recorded(claim, worker_id, ctx, running, outcome, elapsed, status, values, message, now)
+        if defer:
+            return plan
+        return self._after_outcome(plan, self._outcomes.write([plan])[0])
+
+    def record_outcomes(self, plans: list[_Recorded]) -> list[JobStatus | None]:
+        """Outcomes prepared with ``record_outcome(..., defer=True)``, written in one transaction (one commit)."""
+        if not plans:
+            return []
+        written = self._outcomes.write(plans)
+        return [self._after_outcome(plan, done) for plan, done in zip(plans, written, strict=True)]
+
+    def _after_outcome(self, plan: _Recorded, updated: bool) -> JobStatus | None:
+        claim, worker_id, ctx, status, values = plan.claim, plan.worker_id, plan.ctx, plan.status, plan.values
+        keep_outputs, elapsed = status == JobStatus.SUCCESS, plan.elapsed
         self._changed(claim.job_id)
         if not updated:
             log.warning("job %s was taken from worker %s (swept or cancelled); outcome dropped", claim.job_id, worker_id)
@@ -302,39 +355,6 @@ class JobRunner:
         if status == JobStatus.PENDING and values.get("queued_at") is not None and self._requeue is not None:
             self._requeue(claim.job_id, claim.priority)
         return status
-
-    def _write_outcome(self, claim: Claim, worker_id: str, values: dict[str, Any], events: list[dict[str, Any]],
-                       artifacts: list[dict[str, Any]]) -> bool:  # fmt: skip
-        """The fenced outcome transaction, tried once more on a dropped connection (a killed backend,
-        a failover): the outcome is known, only its write was lost, and the worker's pinned
-        connection is reopened on its next use. Should the first try have committed with only its
-        answer lost, the row already shows these values, and that counts as written."""
-        for attempt in (1, 2):
-            try:
-                with self._db.connect() as conn:
-                    updated = conn.execute(sql.finish(frozenset(values)),
-                                           sql.finish_params(claim.job_id, worker_id, claim.attempts, values,
-                                                             claim.started_at)).rowcount  # fmt: skip
-                    if updated:
-                        conn.execute(sql.INSERT_EVENTS, events)
-                        if artifacts:
-                            conn.execute(sql.INSERT_ARTIFACTS, artifacts)
-            except DBAPIError as exc:
-                if attempt == 2 or not exc.connection_invalidated:
-                    raise
-                log.warning("job %s: the database connection dropped while recording its outcome; once more",
-                            claim.job_id)  # fmt: skip
-                continue
-            return bool(updated) or (attempt == 2 and self._landed(claim, values))
-        return False
-
-    def _landed(self, claim: Claim, values: dict[str, Any]) -> bool:
-        with self._db.read() as session:
-            row = session.get(Job, claim.job_id)
-        if row is None or row.status != values["status"] or row.started_at != claim.started_at:
-            return False
-        return all(getattr(row, k) == values[k] for k in ("finished_at", "queued_at", "scheduled_at")
-                   if values.get(k) is not None)  # fmt: skip
 
     def hand_back(self, running: RunningJob, worker_id: str) -> bool:
         """Give a running job back to the queue on shutdown: PENDING again, the attempt not counted.
@@ -378,46 +398,3 @@ class JobRunner:
             elif self._requeue is not None:
                 self._requeue(claim.job_id, claim.priority)
         return bool(updated)
-
-
-@dataclass
-class _Outcome:
-    ok: bool
-    result: Any = None
-    error: str | None = None
-    traceback: str | None = None
-    final: bool = False  # no retry could help
-    cancelled: bool = False
-
-    @classmethod
-    def failed(cls, error: str, *, final: bool = False) -> _Outcome:
-        return cls(ok=False, error=error, final=final)
-
-    def without(self, path: str) -> _Outcome:
-        """The failure with ``path`` (the artifact folder) cut out of its texts: an OSError names the
-        file it failed on, and job fields must never show the server's filesystem (issue 9)."""
-        error = self.error.replace(path, "<storage>") if self.error else self.error
-        trace = self.traceback.replace(path, "<storage>") if self.traceback else self.traceback
-        return replace(self, error=error, traceback=trace)
-
-
-def _storable(text: str | None) -> str | None:
-    """A plugin's text with U+0000 spelled out: PostgreSQL's text cannot store it (SQLite can)."""
-    return text.replace("\x00", "\\x00") if text and "\x00" in text else text
-
-
-def _call(run: Callable[..., Any], ctx: JobContext, params: Any) -> _Outcome:
-    try:
-        return _Outcome(ok=True, result=run(ctx, params))
-    except JobCancelled:
-        return _Outcome(ok=False, error="cancelled", cancelled=True)
-    except Exception as exc:  # the plugin's failure is the job's failure, never the worker's
-        return _Outcome(ok=False, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
-
-
-def _artifact_row(claim: Claim, record: Any, now: datetime) -> dict[str, Any]:
-    return {
-        "id": record.artifact_id, "owner_id": claim.owner_id, "job_id": claim.job_id, "bucket": record.bucket,
-        "object_name": record.object_name, "filename": record.filename, "content_type": record.content_type,
-        "size": record.size, "sha256": record.sha256, "status": ArtifactStatus.AVAILABLE.value, "created_at": now,
-    }  # fmt: skip

@@ -134,6 +134,18 @@ class JobCreate(BaseModel):
     timeout: float | None = Field(default=None, gt=0, le=7 * 24 * 3600, description="seconds")
 
 
+class JobBatchItem(JobCreate):
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200,
+                                        description="a retried batch returns the first job for this item")  # fmt: skip
+
+
+class JobBatchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"jobs": [
+        {"plugin": "echo", "params": {"message": "one"}}, {"plugin": "echo", "params": {"message": "two"}}]}]})
+
+    jobs: list[JobBatchItem] = Field(min_length=1, description="at most HELIXNET_JOB_BATCH_MAX jobs, all or none")
+
+
 class JobEventRead(_Read):
     id: int
     job_id: UUIDOut
@@ -173,6 +185,10 @@ class JobRead(_Read):
         from helixnet.core.models import FINAL_STATUSES
 
         return self.status in FINAL_STATUSES
+
+
+class JobBatchRead(BaseModel):
+    jobs: list[JobRead]
 
 
 class JobPage(BaseModel):

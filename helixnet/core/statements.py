@@ -20,32 +20,42 @@ artifacts: Table = cast(Table, Artifact.__table__)
 paused: Table = cast(Table, PausedPlugin.__table__)
 
 INSERT_JOB: Insert = insert(jobs)
+# RETURNING makes SQLAlchemy send a list of rows as multi-row INSERT ... VALUES statements
+# ("insertmanyvalues", up to 1000 rows each) on PostgreSQL and SQLite alike: submit_many's one INSERT.
+INSERT_JOBS: Insert = insert(jobs).returning(jobs.c.id)
 INSERT_EVENTS: Insert = insert(events)
 INSERT_ARTIFACTS: Insert = insert(artifacts)
 
-CLAIM: Update = (
-    update(jobs)
-    .where(
-        jobs.c.id == bindparam("p_id"),
-        jobs.c.status == JobStatus.PENDING.value,
-        or_(jobs.c.scheduled_at.is_(None), jobs.c.scheduled_at <= bindparam("p_now")),
-        # A paused plugin's jobs stay PENDING: one primary-key probe of a tiny table.
-        ~exists().where(paused.c.plugin == jobs.c.plugin),
-    )
-    .values(
-        status=JobStatus.RUNNING.value,
-        started_at=bindparam("p_now"),
-        heartbeat_at=bindparam("p_now"),
-        worker_id=bindparam("p_worker"),
-        attempts=jobs.c.attempts + 1,
-        progress=0.0,
-        message=None,
-    )
-    .returning(
-        jobs.c.owner_id, jobs.c.plugin, jobs.c.params, jobs.c.inputs, jobs.c.attempts, jobs.c.max_retries,
-        jobs.c.timeout, jobs.c.priority,
-    )
-)  # fmt: skip
+
+def _claim(which: ColumnElement[bool], *returning: Any) -> Update:
+    return (
+        update(jobs)
+        .where(
+            which,
+            jobs.c.status == JobStatus.PENDING.value,
+            or_(jobs.c.scheduled_at.is_(None), jobs.c.scheduled_at <= bindparam("p_now")),
+            # A paused plugin's jobs stay PENDING: one primary-key probe of a tiny table.
+            ~exists().where(paused.c.plugin == jobs.c.plugin),
+        )
+        .values(
+            status=JobStatus.RUNNING.value,
+            started_at=bindparam("p_now"),
+            heartbeat_at=bindparam("p_now"),
+            worker_id=bindparam("p_worker"),
+            attempts=jobs.c.attempts + 1,
+            progress=0.0,
+            message=None,
+        )
+        .returning(
+            *returning, jobs.c.owner_id, jobs.c.plugin, jobs.c.params, jobs.c.inputs, jobs.c.attempts,
+            jobs.c.max_retries, jobs.c.timeout, jobs.c.priority,
+        )
+    )  # fmt: skip
+
+
+CLAIM: Update = _claim(jobs.c.id == bindparam("p_id"))
+#: The same claim for several ids in one statement (a worker taking a few ready jobs off a deep queue).
+CLAIM_MANY: Update = _claim(jobs.c.id.in_(bindparam("p_ids", expanding=True)), jobs.c.id)
 
 
 @cache

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from helixnet.core.claims import ClaimBatcher
 from helixnet.core.db import Database
 from helixnet.core.metrics import FLUSH_SECONDS, Metrics
 from helixnet.core.models import Job, JobStatus
@@ -53,8 +54,10 @@ class WorkerPool:
         name: str | None = None,
         registry: WorkerRegistry | None = None,
         metrics: Metrics | None = None,
+        claim_batch: int = 1,
     ) -> None:
         self._db = db
+        self._claim_batch = claim_batch  # ids one thread may claim at once (HELIXNET_WORKER_CLAIM_BATCH)
         self._queue = queue
         self._runner = runner
         self._threads_wanted = threads
@@ -173,27 +176,29 @@ class WorkerPool:
 
     def _work_loop(self, worker_id: str) -> None:
         backoff = 0.1
+        batcher = ClaimBatcher(self._runner, self._claim_batch)
         while not self._stop.is_set():
             try:
-                job_id = self._queue.dequeue(timeout=1.0)
+                # More than one id only while the queue is deep and the jobs quick (core/claims.py).
+                job_ids = self._queue.dequeue_many(batcher.want(), timeout=1.0)
                 backoff = 0.1
             except QueueUnavailable as exc:
                 log.warning("%s: queue unavailable (%s); retrying in %.1f s", worker_id, exc, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            if job_id is None:
+            if not job_ids:
                 continue
             if self._stop.is_set():
                 # Taken off the queue but not claimed: the row is still PENDING, the sweeper re-enqueues it.
                 break
             try:
-                if self._runner.execute(job_id, worker_id) is not None:
+                if ran := batcher.run(job_ids, worker_id, self._stop.is_set):
                     with self._count_lock:
-                        self.executed += 1
+                        self.executed += ran
             except Exception:
                 # The DB or storage failed around the plugin; the row stays RUNNING and the sweeper recovers it.
-                log.exception("%s: job %s could not be run", worker_id, job_id)
+                log.exception("%s: job(s) %s could not be run", worker_id, ", ".join(job_ids))
                 self._stop.wait(0.5)
 
     def _monitor(self) -> None:

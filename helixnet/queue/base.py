@@ -12,8 +12,9 @@ a ``redis`` or ``sqlite3`` exception.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from types import TracebackType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class Queue(ABC):
@@ -36,6 +37,39 @@ class Queue(ABC):
         Returns once the backend has accepted the id. Raises ``QueueUnavailable`` when it
         did not; the caller's PENDING row then waits for the sweeper to enqueue it again.
         """
+
+    def enqueue_many(self, items: Sequence[tuple[str, int]]) -> None:
+        """Add many ``(job_id, priority)`` at once, in order: one round trip where the backend allows.
+
+        All or none as far as the backend allows: on ``QueueUnavailable`` the caller treats every id
+        as not enqueued (the sweeper enqueues PENDING rows again; a duplicate is harmless). This
+        default enqueues one by one, so adapters that predate it keep working.
+        """
+        for job_id, priority in items:
+            self.enqueue(job_id, priority)
+
+    def enqueue_in(self, conn: Any, items: Sequence[tuple[str, int]]) -> bool:
+        """Enqueue inside the caller's open database transaction ``conn``, if this queue lives in that database.
+
+        Returns False (and does nothing) when it cannot; the caller then enqueues after its commit.
+        When True, the ids become visible exactly when the caller commits: one commit for row and
+        message, and no window in which a committed job is not on the queue.
+        """
+        return False
+
+    def dequeue_many(self, limit: int, timeout: float = 0.0) -> list[str]:
+        """Up to ``limit`` ids: waits up to ``timeout`` for the first, then takes only what is already there.
+
+        Empty when nothing came in time (or on ``wake_all``/``close``, as ``dequeue``). This default
+        dequeues one by one; backends that can take several in one round trip override it.
+        """
+        first = self.dequeue(timeout)
+        if first is None:
+            return []
+        taken = [first]
+        while len(taken) < limit and (job_id := self.dequeue(0.0)) is not None:
+            taken.append(job_id)
+        return taken
 
     @abstractmethod
     def dequeue(self, timeout: float = 0.0) -> str | None:

@@ -13,26 +13,24 @@ another process is seen within that interval. Redis blocks server-side (BZPOPMIN
 from __future__ import annotations
 
 import contextlib
-import inspect
-import json
 import logging
 import sqlite3
+import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import redis
 from huey import Huey
-from huey.registry import Message
-from huey.serializer import Serializer
 from huey.storage import BaseStorage, MemoryStorage, PriorityRedisStorage, SqliteStorage
 
 from helixnet.errors import ConfigurationError, QueueUnavailable
 from helixnet.private import touch_private
 from helixnet.queue.base import Queue
+from helixnet.queue.serializer import JsonSerializer, build_queue
 
 logger = logging.getLogger(__name__)
 
@@ -46,34 +44,9 @@ DEFAULT_REDIS_BLOCK = 0.25
 """Longest single server-side wait (BZPOPMIN, LISTEN), in seconds: bounds how late a waiter notices ``wake_all``."""
 MIN_BLOCK = 0.01  # Redis reads a BZPOPMIN timeout of 0 as "forever": shorter waits look once.
 
-_Q = TypeVar("_Q", bound="HueyQueue")
-
-
 def _run_job(job_id: str) -> str:
     """Body of the huey task: never run by our workers, which dequeue ids themselves."""
     return job_id
-
-
-class JsonSerializer(Serializer):
-    """huey messages as JSON instead of pickle.
-
-    Whoever can write to the backend (a shared Redis) must not be able to run code in
-    the workers, which unpickling their bytes would allow. Our messages are flat (no eta,
-    pipeline or chord), so JSON carries them whole; anything else fails to decode and is
-    skipped.
-    """
-
-    def _serialize(self, data: Any) -> bytes:
-        if isinstance(data, Message):
-            data = {"message": list(data)}
-        return json.dumps(data, separators=(",", ":")).encode()
-
-    def _deserialize(self, data: bytes) -> Any:
-        obj = json.loads(data)
-        if isinstance(obj, dict) and "message" in obj:
-            message = Message(*obj["message"])
-            return message._replace(args=tuple(message.args))
-        return obj
 
 
 class HueyQueue(Queue):
@@ -119,6 +92,26 @@ class HueyQueue(Queue):
         with self._cond:
             self._enqueued += 1
             self._cond.notify()
+
+    def enqueue_many(self, items: Sequence[tuple[str, int]]) -> None:
+        items = list(items)
+        if any(not isinstance(job_id, str) for job_id, _ in items):
+            raise TypeError("every job_id must be a str")
+        if self._closed:
+            raise QueueUnavailable(f"{self!r} is closed")
+        if not items:
+            return
+        messages = [(self._huey.serialize_task(self._task.s(job_id, priority=p)), p) for job_id, p in items]
+        with self._edge("enqueue"):
+            self._put_many(messages)
+        with self._cond:
+            self._enqueued += len(items)
+            self._cond.notify_all()
+
+    def _put_many(self, messages: list[tuple[bytes, int]]) -> None:
+        """Store serialised messages in order; storages that can do it in one round trip override this."""
+        for data, priority in messages:
+            self._huey.storage.enqueue(data, priority)
 
     def dequeue(self, timeout: float = 0.0) -> str | None:
         deadline = time.monotonic() + timeout
@@ -249,9 +242,18 @@ class _SqliteStorage(SqliteStorage):
         conn.execute(f"pragma synchronous={self._synchronous}")
         return conn
 
+    def enqueue_many(self, messages: list[tuple[bytes, int]]) -> None:
+        """Every message in one transaction (one commit, not one each)."""
+        rows = [(self.name, self.to_blob(data), priority or 0) for data, priority in messages]
+        with self.db(commit=True) as curs:
+            curs.executemany("insert into task (queue, data, priority) values (?, ?, ?)", rows)
+
 
 class SqliteHueyQueue(HueyQueue):
     """huey's SqliteStorage in WAL mode: shared by every process that opens the file."""
+
+    def _put_many(self, messages: list[tuple[bytes, int]]) -> None:
+        self._huey.storage.enqueue_many(messages)
 
     shared, blocking, priority = True, False, True
     storage_class = _SqliteStorage
@@ -284,6 +286,16 @@ class _PriorityRedisStorage(PriorityRedisStorage):
         # RedisPriorityQueue.enqueue prefixes 8 bytes of timestamp (FIFO within a score).
         return None if raw is None else raw[8:]
 
+    def enqueue_many(self, messages: list[tuple[bytes, int]]) -> None:
+        """One ZADD for them all; consecutive microsecond prefixes keep their order within a priority."""
+        base = int(time.time() * 1e6)
+        members = {struct.pack(">Q", base + i) + data: -(priority or 0) for i, (data, priority) in enumerate(messages)}
+        self.conn.zadd(self.queue_key, members)
+
+    def pop_many(self, count: int) -> list[bytes]:
+        """Up to ``count`` messages in one ZPOPMIN, without waiting."""
+        return [raw[8:] for raw, _score in self.conn.zpopmin(self.queue_key, count=count)]
+
 
 class BlockingHueyQueue(HueyQueue):
     """A queue whose storage waits server-side (Redis' BZPOPMIN, PostgreSQL's LISTEN/NOTIFY).
@@ -309,6 +321,24 @@ class BlockingHueyQueue(HueyQueue):
 
     def _pop(self, wait: float) -> bytes | None:
         return self._huey.storage.pop(wait)  # type: ignore[no-any-return]
+
+    def _put_many(self, messages: list[tuple[bytes, int]]) -> None:
+        self._huey.storage.enqueue_many(messages)
+
+    def dequeue_many(self, limit: int, timeout: float = 0.0) -> list[str]:
+        """The first id as ``dequeue`` waits for it, the rest in one round trip (ZPOPMIN / one DELETE)."""
+        first = self.dequeue(timeout)
+        if first is None or limit <= 1:
+            return [] if first is None else [first]
+        wakes = self._wakes
+        try:
+            with self._edge("dequeue"):
+                raws = self._huey.storage.pop_many(limit - 1)
+        except QueueUnavailable:
+            if self._closed or self._wakes != wakes:
+                return [first]
+            raise
+        return [first, *(job_id for raw in raws if (job_id := self._decode(raw)) is not None)]
 
 
 class RedisHueyQueue(BlockingHueyQueue):
@@ -338,18 +368,6 @@ class RedisHueyQueue(BlockingHueyQueue):
         # Idle connections only: closing one that another thread is reading breaks redis-py
         # (ValueError from its buffer); waiters close theirs once their pop ends.
         self._huey.storage.pool.disconnect(inuse_connections=False)
-
-
-def build_queue(cls: type[_Q], *args: Any, name: str, options: dict[str, Any] | None) -> _Q:
-    """``cls(*args, name=name, **options)``, naming the bad option instead of a TypeError."""
-    kwargs: dict[str, Any] = {**(options or {}), "name": name}
-    try:
-        if options and "name" in options:
-            raise TypeError("the queue name is an argument of its own, not an option")
-        inspect.signature(cls).bind(*args, **kwargs)
-    except TypeError as exc:
-        raise ConfigurationError(f"bad options {sorted(options or {})} for {cls.__name__}: {exc}") from exc
-    return cls(*args, **kwargs)
 
 
 def memory_queue(url: str, *, name: str = "helixnet", data_dir: str | Path | None = None,

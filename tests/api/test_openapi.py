@@ -184,8 +184,8 @@ def test_every_prefilled_example_is_accepted(client) -> None:
                 assert example is not None, f"{method} {path} has no example: Swagger would send 'string'"
                 bodies[(method.upper(), path)].model_validate_json(json.dumps(example), strict=True)
                 checked += 1
-    # PUT /users/me, password, POST /users, PATCH /users/{id}, POST /jobs, /artifacts/upload, /jobs/bulk
-    assert checked == 7
+    # PUT /users/me, password, POST /users, PATCH /users/{id}, POST /jobs, /jobs/batch, /artifacts/upload, /jobs/bulk
+    assert checked == 8
     form = spec["paths"][f"{API}/jobs/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     params = json.loads(form["properties"]["params"]["examples"][0])
     assert params == {"top": 5}

@@ -197,6 +197,58 @@ def test_concurrent_dequeuers_get_each_id_exactly_once(queue: Queue) -> None:
     assert sorted(got) == sorted(ids)
 
 
+def test_enqueue_many_keeps_order_within_a_priority_and_dequeue_many_takes_them_in_queue_order(queue: Queue) -> None:
+    queue.enqueue_many([("a", 0), ("b", 5), ("c", 0), ("d", 5)])
+    queue.enqueue("e")
+    queue.enqueue_many([])
+    assert queue.size() == 5
+    assert queue.dequeue_many(10, timeout=1.0) == ["b", "d", "a", "c", "e"]
+    assert queue.dequeue_many(10) == []
+
+
+def test_dequeue_many_waits_only_for_the_first_and_takes_at_most_limit(queue: Queue) -> None:
+    start = time.monotonic()
+    assert queue.dequeue_many(5, timeout=0.3) == []
+    assert 0.28 <= time.monotonic() - start < 1.0
+    ids = [f"job-{i}" for i in range(7)]
+    queue.enqueue_many([(job_id, 0) for job_id in ids])
+    assert [queue.dequeue_many(3, timeout=1.0) for _ in range(3)] == [ids[:3], ids[3:6], ids[6:]]
+    with ThreadPoolExecutor(1) as pool:  # an enqueue_many wakes a waiter as an enqueue does
+        waiting = pool.submit(queue.dequeue_many, 4, 5.0)
+        time.sleep(0.1)
+        queue.enqueue_many([("w1", 0), ("w2", 0)])
+        assert waiting.result(timeout=5)[0] == "w1"
+
+
+def test_concurrent_dequeue_many_gets_each_id_exactly_once(queue: Queue) -> None:
+    ids = [f"job-{i}" for i in range(500)]
+    got: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def consume() -> None:
+        while not stop.is_set():
+            taken = queue.dequeue_many(8, timeout=0.1)
+            with lock:
+                got.extend(taken)
+
+    threads = [threading.Thread(target=consume) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        for start in range(0, len(ids), 50):
+            queue.enqueue_many([(job_id, 0) for job_id in ids[start : start + 50]])
+        deadline = time.monotonic() + 30
+        while len(got) < len(ids) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert [job_id for job_id, n in Counter(got).items() if n > 1] == []
+    assert sorted(got) == sorted(ids)
+
+
 def test_size_and_flush(queue: Queue) -> None:
     assert queue.size() == 0
     for job_id in ("a", "b", "c"):

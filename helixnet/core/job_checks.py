@@ -1,0 +1,116 @@
+"""What a submit must pass before a row is written: plugin, params, inputs, ranges; and idempotent replays.
+
+Shared by ``submit`` and ``submit_many`` (which prefixes each error with the item's index), so a job
+is refused for the same reasons whichever way it comes in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from helixnet.core.db import Database
+from helixnet.core.models import Artifact, ArtifactStatus
+from helixnet.core.schemas import JobRead
+from helixnet.core.validation import from_pydantic, refuse_nul
+from helixnet.errors import NotFound, ValidationFailed
+from helixnet.plugins.registry import PluginRegistry
+
+
+class JobChecks:
+    """Checks a job request against the installed plugins, the caller's artifacts and the defaults."""
+
+    def __init__(self, db: Database, plugins: PluginRegistry, *, default_max_retries: int = 0,
+                 default_timeout: float | None = None) -> None:  # fmt: skip
+        self._db = db
+        self._plugins = plugins
+        self._default_max_retries = default_max_retries
+        self._default_timeout = default_timeout
+
+    def request(
+        self,
+        owner_id: str,
+        plugin: Any,
+        params: Any,
+        inputs: Any,
+        priority: Any,
+        max_retries: Any,
+        timeout: Any,
+    ) -> dict[str, Any]:
+        """A submit's fields checked and completed with the defaults, as the row stores them."""
+        if not isinstance(plugin, str):
+            raise ValidationFailed.field(["plugin"], "must be a plugin name")
+        checked_params = self.params(plugin, params)
+        checked_inputs = self.inputs(owner_id, plugin, inputs or {})
+        check_range("priority", priority, -100, 100)
+        retries = self._default_max_retries if max_retries is None else max_retries
+        check_range("max_retries", retries, 0, 100)
+        timeout = self._default_timeout if timeout is None else timeout
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or not 0 < timeout <= 7 * 24 * 3600):  # fmt: skip
+            raise ValidationFailed.field(["timeout"], "must be between 0 and 604800 seconds")
+        return {"plugin": plugin, "params": checked_params, "inputs": checked_inputs, "priority": priority,
+                "max_retries": retries, "timeout": timeout}  # fmt: skip
+
+    def params(self, plugin_name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        try:
+            plugin = self._plugins.get_or_raise(plugin_name)
+        except NotFound as exc:
+            raise ValidationFailed(exc.detail, errors=exc.errors) from None
+        if params is not None and not isinstance(params, Mapping):
+            raise ValidationFailed.field(["params"], "must be an object")
+        try:
+            model = plugin.Params.model_validate(dict(params or {}))
+        except ValidationError as exc:
+            raise from_pydantic(exc, f"invalid params for plugin {plugin_name!r}", prefix=["params"]) from exc
+        checked = model.model_dump(mode="json")
+        refuse_nul(checked, ["params"])  # PostgreSQL cannot store U+0000 in JSON: a 422, never a 500
+        return checked
+
+    def inputs(self, owner_id: str, plugin_name: str, inputs: Mapping[str, str]) -> dict[str, str]:
+        if not isinstance(inputs, Mapping):
+            raise ValidationFailed.field(["inputs"], "must map input names to artifact ids")
+        specs = {spec.name: spec for spec in self._plugins[plugin_name].inputs}
+        for name in inputs:
+            if name not in specs:
+                known = ", ".join(specs) or "none"
+                raise ValidationFailed.field(["inputs", name], f"unknown input for {plugin_name}; known: {known}")
+        for name, spec in specs.items():
+            if spec.required and name not in inputs:
+                raise ValidationFailed.field(["inputs", name], "required input missing")
+        if not inputs:
+            return {}
+        with self._db.read() as session:
+            for name, artifact_id in inputs.items():
+                row = session.get(Artifact, artifact_id) if isinstance(artifact_id, str) else None
+                if row is None or row.owner_id != owner_id or row.status != ArtifactStatus.AVAILABLE:
+                    raise NotFound(
+                        f"input {name!r}: artifact {artifact_id} not found",
+                        errors=[{"loc": ["inputs", name], "msg": f"artifact {artifact_id} not found"}],
+                    )
+        return dict(inputs)
+
+
+def check_range(field: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationFailed.field([field], f"must be an integer from {low} to {high}")
+
+
+def same_request_or_refuse(earlier: JobRead, request: Mapping[str, Any]) -> JobRead:
+    """The earlier job when ``request`` is the one it was made from; a reused key for another is a 422.
+
+    As the IETF Idempotency-Key draft asks: a retry gets the first answer, a different request
+    under the same key is the client's mistake, never silently answered with an unrelated job.
+    """
+    differing = [name for name, value in request.items() if getattr(earlier, name) != value]
+    if differing:
+        raise ValidationFailed(
+            f"Idempotency-Key already used for job {earlier.id}, a different request ({', '.join(differing)} differ)",
+            errors=[{"loc": ["header", "Idempotency-Key"], "msg": "already used for a different request"}],
+        )
+    return earlier
+
+
+__all__ = ["JobChecks", "check_range", "same_request_or_refuse"]

@@ -1,0 +1,140 @@
+"""Batch claims (core/claims.py): several ready jobs claimed in one statement, nothing weakened.
+
+A duplicate delivery of a batch-claimed id does nothing; a worker killed after a batch claim loses
+nothing (the sweeper recovers every claimed job); a stop hands the not-started ones back.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections import Counter
+
+import pytest
+from sqlalchemy import event, func, select
+
+from helixnet import JobStatus
+from helixnet.core.claims import ClaimBatcher
+from helixnet.core.models import Job, JobEvent
+from tests.core.test_worker_processes import FAST, _lines, _wait_until, workers  # noqa: F401 - a fixture
+
+QUEUES = [
+    "sqlite",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
+
+
+def _queue_url(kind: str, request: pytest.FixtureRequest) -> dict:
+    if kind == "sqlite":
+        return {}
+    return {"queue_url": request.getfixturevalue("redis_url" if kind == "redis" else "postgres_url")}
+
+
+def _claim_statements(hx) -> list[str]:
+    """Every claim statement this process sends, as PostgreSQL or SQLite receives it (SQLAlchemy's event)."""
+    seen: list[str] = []
+
+    def _seen(_conn, _cursor, statement, *_args) -> None:
+        if statement.startswith("UPDATE jobs") and "attempts=(jobs.attempts +" in statement:
+            seen.append(statement)
+
+    event.listen(hx.db.engine, "before_cursor_execute", _seen)
+    return seen
+
+
+@pytest.mark.parametrize("queue_kind", QUEUES)
+def test_a_deep_queue_is_claimed_in_batches_and_every_job_runs_once(make_hx, database, queue_kind, request, tmp_path):
+    hx = make_hx(database, start=False, worker_claim_batch=10, **_queue_url(queue_kind, request))
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    log = tmp_path / "count.log"
+    jobs = hx.jobs.submit_many(user, [{"plugin": "count", "params": {"log": str(log)}} for _ in range(60)])
+    claims = _claim_statements(hx)
+    hx.start(workers=2)
+    done = [hx.jobs.wait(job.id, timeout=60) for job in jobs]
+    assert [job.status for job in done] == [JobStatus.SUCCESS] * 60
+    assert all(job.attempts == 1 for job in done)
+    runs = Counter(entry[1] for entry in _lines(log) if entry[0] == "start")
+    assert sorted(runs) == sorted(job.id for job in jobs) and set(runs.values()) == {1}  # each ran exactly once
+    assert hx.pool.executed == 60
+    batched = [s for s in claims if " IN (" in s]
+    assert batched, "no batch claim was made"
+    assert len(claims) < 40  # 60 jobs: far fewer claim statements than jobs
+
+
+@pytest.mark.parametrize("queue_kind", QUEUES)
+def test_a_duplicate_delivery_of_a_batch_claimed_id_does_nothing(make_hx, database, queue_kind, request, tmp_path):
+    hx = make_hx(database, start=False, **_queue_url(queue_kind, request))
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    log = tmp_path / "count.log"
+    jobs = hx.jobs.submit_many(user, [{"plugin": "count", "params": {"log": str(log)}} for _ in range(5)])
+    ids = hx.queue.dequeue_many(10, timeout=5.0)
+    assert sorted(ids) == sorted(job.id for job in jobs)
+    hx.queue.enqueue_many([(job_id, 0) for job_id in ids])  # every id delivered a second time
+    batcher = ClaimBatcher(hx.runner, 10)
+    assert batcher.run(ids + ids[:2], "w-1", lambda: False) == 5  # a repeat within one batch runs once too
+    again = hx.queue.dequeue_many(10, timeout=5.0)
+    assert sorted(again) == sorted(ids)
+    assert batcher.run(again, "w-2", lambda: False) == 0
+    assert hx.runner.claim_many(ids, "w-3") == []
+    after = [hx.jobs.get(job.id) for job in jobs]
+    assert [(job.status, job.attempts) for job in after] == [(JobStatus.SUCCESS, 1)] * 5
+    assert all(job.worker_id == "w-1" for job in after)
+    assert len([entry for entry in _lines(log) if entry[0] == "start"]) == 5
+    with hx.db.read() as session:  # the duplicates wrote nothing either
+        starts = session.scalar(select(func.count()).select_from(JobEvent).where(JobEvent.message.like("started on%")))
+    assert starts == 5
+
+
+def test_a_stop_hands_back_the_claimed_jobs_that_had_not_started(make_hx, database, tmp_path):
+    hx = make_hx(database, start=False)
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    log = tmp_path / "count.log"
+    jobs = hx.jobs.submit_many(
+        user, [{"plugin": "count", "params": {"log": str(log), "seconds": 0.5}} for _ in range(4)]
+    )
+    ids = hx.queue.dequeue_many(10, timeout=5.0)
+    stop = threading.Event()
+    ran: list[int] = []
+    worker = threading.Thread(target=lambda: ran.append(ClaimBatcher(hx.runner, 10).run(ids, "w-1", stop.is_set)))
+    worker.start()
+    _wait_until(lambda: _lines(log), 30, "the first job to start")
+    with hx.db.read() as session:  # all four claimed at once, and visible as RUNNING under this worker
+        running = session.scalars(select(Job.worker_id).where(Job.status == JobStatus.RUNNING.value)).all()
+    assert running == ["w-1"] * 4
+    stop.set()
+    worker.join(30)
+    states = sorted((hx.jobs.get(job.id).status, hx.jobs.get(job.id).attempts) for job in jobs)
+    assert states == [(JobStatus.PENDING, 0)] * 3 + [(JobStatus.SUCCESS, 1)]
+    assert ran == [1] and len([entry for entry in _lines(log) if entry[0] == "start"]) == 1
+    hx.sweep()  # the handed-back jobs go back on the queue, and then run
+    hx.start(workers=1)
+    assert {hx.jobs.wait(job.id, timeout=60).status for job in jobs} == {JobStatus.SUCCESS}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("queue_kind", [pytest.param("redis", marks=pytest.mark.redis),
+                                        pytest.param("postgres", marks=pytest.mark.postgres)])  # fmt: skip
+def test_a_worker_killed_after_a_batch_claim_loses_nothing(make_hx, workers, queue_kind, request, tmp_path):  # noqa: F811
+    hx = make_hx("postgres", workers=0, sweeper=False, **FAST, **_queue_url(queue_kind, request))
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    log = tmp_path / "count.log"
+    items = [{"plugin": "count", "params": {"log": str(log), "seconds": 60}, "max_retries": 1} for _ in range(6)]
+    jobs = hx.jobs.submit_many(user, items)  # queued before the worker starts: its first look finds them all
+    pool = workers(hx)
+    first = pool.start()
+
+    def all_claimed_by_one() -> bool:
+        with hx.db.read() as session:
+            owners = session.scalars(select(Job.worker_id).where(Job.status == JobStatus.RUNNING.value)).all()
+        return len(owners) == 6 and len(set(owners)) == 1
+
+    _wait_until(all_claimed_by_one, 60, "one batch claim of all six jobs")
+    _wait_until(lambda: _lines(log), 30, "the first job to start")
+    first.send_signal(signal.SIGKILL)
+    first.wait(5)
+    pool.start()  # a second worker, which also sweeps
+    done = [hx.jobs.wait(job.id, timeout=120) for job in jobs]
+    assert [(job.status, job.attempts) for job in done] == [(JobStatus.SUCCESS, 2)] * 6
+    starts = Counter(entry[1] for entry in _lines(log) if entry[0] == "start")
+    assert sum(starts.values()) == 7  # the one killed mid-run ran twice; the five waiting ones once
