@@ -83,3 +83,15 @@ def test_the_image_installs_the_project_from_its_wheel() -> None:
     assert set(install.group(1).split(",")) <= set(extras)
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "helixnet-data"} <= set(ignored)
+
+
+def test_workers_get_their_grace_period_before_compose_kills_them(compose: dict[str, Any]) -> None:
+    """compose sends SIGTERM, then SIGKILL after stop_grace_period (10 s unless set): it must outlast the grace."""
+    for name, service in _helixnet_services(compose).items():
+        if service["command"][:2] != ["helixnet", "worker"]:
+            continue
+        grace = float(service["environment"].get("HELIXNET_WORKER_GRACE_SECONDS",
+                                                 Settings.model_fields["worker_grace_seconds"].default))  # fmt: skip
+        match = re.fullmatch(r"(\d+)s", str(service.get("stop_grace_period", "10s")))
+        assert match is not None, f"{name}: stop_grace_period in seconds, e.g. 45s"
+        assert int(match.group(1)) > grace, f"{name}: stop_grace_period must exceed the {grace:g} s grace period"
