@@ -345,7 +345,9 @@ class JobRunner:
         keep_outputs, elapsed = status == JobStatus.SUCCESS, plan.elapsed
         self._changed(claim.job_id)
         if not updated:
-            log.warning("job %s was taken from worker %s (swept or cancelled); outcome dropped", claim.job_id, worker_id)
+            if plan.running.cancel_reason != "shutdown":  # a hand-back already said what happened
+                log.warning("job %s was taken from worker %s (swept or cancelled); outcome dropped",
+                            claim.job_id, worker_id)  # fmt: skip
             ctx.outputs.discard()
             return None
         if not keep_outputs:
@@ -356,8 +358,8 @@ class JobRunner:
             self._requeue(claim.job_id, claim.priority)
         return status
 
-    def hand_back(self, running: RunningJob, worker_id: str) -> bool:
-        """Give a running job back to the queue on shutdown: PENDING again, the attempt not counted.
+    def hand_back(self, running: RunningJob, worker_id: str, *, why: str | None = None) -> bool:
+        """Give a running job back to the queue (on shutdown, or unstarted from a batch): PENDING, the attempt not counted.
 
         Fenced on the claim like an outcome, so exactly one of this and the plugin's own outcome
         lands; the plugin is told to stop afterwards, and whatever it returns later is dropped.
@@ -372,14 +374,14 @@ class JobRunner:
         values: dict[str, Any] = {"status": JobStatus.PENDING.value, "worker_id": None, "queued_at": now,
                                   "scheduled_at": None, "attempts": None}  # fmt: skip
         status = JobStatus.CANCELLED
-        message = f"cancelled while running (worker {worker_id} was shutting down after {elapsed:.1f} s)"
+        message = f"cancelled while running (worker {worker_id} gave it up after {elapsed:.1f} s)"
         with self._db.connect() as conn:
             params = sql.finish_params(claim.job_id, worker_id, claim.attempts, cancelled, claim.started_at)
             finish = sql.finish(frozenset(cancelled)).where(sql.jobs.c.cancel_requested.is_(True))
             updated = conn.execute(finish, params).rowcount
             if not updated:
                 status = JobStatus.PENDING
-                message = (f"handed back by worker {worker_id} on shutdown after {elapsed:.1f} s "
+                message = (f"{why or f'handed back by worker {worker_id} on shutdown after {elapsed:.1f} s'} "
                            f"(attempt {claim.attempts} not counted); requeued")  # fmt: skip
                 params = sql.finish_params(claim.job_id, worker_id, claim.attempts, values, claim.started_at)
                 updated = conn.execute(sql.finish(frozenset(values)), params).rowcount

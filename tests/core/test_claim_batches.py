@@ -119,8 +119,11 @@ def test_a_worker_killed_after_a_batch_claim_loses_nothing(make_hx, workers, que
     hx = make_hx("postgres", workers=0, sweeper=False, **FAST, **_queue_url(queue_kind, request))
     user = hx.users.create(email="ada@example.org", password="correct horse battery")
     log = tmp_path / "count.log"
+    # A thread batches once it has seen quick jobs: two quick ones first, then the six slow ones,
+    # all queued before the worker starts, so its second look finds the slow six together.
+    quick = hx.jobs.submit_many(user, [{"plugin": "count", "params": {"log": str(tmp_path / "quick.log")}}] * 2)
     items = [{"plugin": "count", "params": {"log": str(log), "seconds": 60}, "max_retries": 1} for _ in range(6)]
-    jobs = hx.jobs.submit_many(user, items)  # queued before the worker starts: its first look finds them all
+    jobs = hx.jobs.submit_many(user, items)
     pool = workers(hx)
     first = pool.start()
 
@@ -136,5 +139,54 @@ def test_a_worker_killed_after_a_batch_claim_loses_nothing(make_hx, workers, que
     pool.start()  # a second worker, which also sweeps
     done = [hx.jobs.wait(job.id, timeout=120) for job in jobs]
     assert [(job.status, job.attempts) for job in done] == [(JobStatus.SUCCESS, 2)] * 6
+    assert all(hx.jobs.get(job.id).status == JobStatus.SUCCESS for job in quick)
     starts = Counter(entry[1] for entry in _lines(log) if entry[0] == "start")
     assert sum(starts.values()) == 7  # the one killed mid-run ran twice; the five waiting ones once
+
+
+def test_a_new_thread_takes_one_job_at_a_time_until_it_has_seen_quick_ones(make_hx):
+    hx = make_hx(start=False)
+    batcher = ClaimBatcher(hx.runner, 10)
+    assert batcher.want() == 1  # long jobs must not all land on the first thread that asks
+    batcher._learn(0.001)
+    assert batcher.want() == 10
+    batcher._learn(1.0)
+    assert batcher.want() == 1
+
+
+def test_a_slow_job_in_a_batch_releases_the_unstarted_rest_to_the_queue(make_hx, database, tmp_path):
+    hx = make_hx(database, start=False)
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    log = tmp_path / "count.log"
+    slow = hx.jobs.submit(user, "count", params={"log": str(log), "seconds": 0.5})
+    quick = hx.jobs.submit_many(user, [{"plugin": "count", "params": {"log": str(log)}} for _ in range(4)])
+    ids = hx.queue.dequeue_many(10, timeout=5.0)
+    assert ids[0] == slow.id and len(ids) == 5
+    batcher = ClaimBatcher(hx.runner, 10)
+    assert batcher.run(ids, "w-1", lambda: False) == 1  # only the slow one ran here
+    assert hx.jobs.get(slow.id).status == JobStatus.SUCCESS
+    for job in quick:
+        back = hx.jobs.get(job.id)
+        assert (back.status, back.attempts, back.worker_id) == (JobStatus.PENDING, 0, None)
+        assert any("released from a batch of worker w-1" in e.message for e in hx.jobs.events(job.id))
+    assert sorted(hx.queue.dequeue_many(10, timeout=5.0)) == sorted(job.id for job in quick)  # requeued at once
+    assert [entry[1] for entry in _lines(log) if entry[0] == "start"] == [slow.id]  # none of them started
+
+
+def test_a_finished_jobs_outcome_does_not_wait_for_the_next_job_of_its_batch(make_hx, database, tmp_path):
+    """Were it held for its group commit while a long job runs, a crash meanwhile would run it again."""
+    hx = make_hx(database, start=False)
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    log = tmp_path / "count.log"
+    quick, slow = hx.jobs.submit_many(user, [{"plugin": "count", "params": {"log": str(log)}},
+                                             {"plugin": "count", "params": {"log": str(log), "seconds": 3.0}}])  # fmt: skip
+    ids = hx.queue.dequeue_many(10, timeout=5.0)
+    runner = threading.Thread(target=ClaimBatcher(hx.runner, 10).run, args=(ids, "w-1", lambda: False))
+    runner.start()
+    try:
+        _wait_until(lambda: [e for e in _lines(log) if e[0] == "start" and e[1] == slow.id], 10, "the slow job to start")
+        _wait_until(lambda: hx.jobs.get(quick.id).status == JobStatus.SUCCESS, 2, "the quick job's outcome")
+        assert hx.jobs.get(slow.id).status == JobStatus.RUNNING  # written while the slow one still ran
+    finally:
+        runner.join(30)
+    assert hx.jobs.get(slow.id).status == JobStatus.SUCCESS
