@@ -77,34 +77,39 @@ def _supervisor_metrics(hx: Any, supervisor: Any, host: str, port: int) -> Itera
     The children write their counters to files in one folder (``PROMETHEUS_MULTIPROC_DIR``, or a
     temporary one removed at the end); a scrape of the supervisor sums them.
     """
-    from helixnet.core.prometheus import MULTIPROC_ENV, child_exited, prepare_multiprocess_dir
+    from helixnet.core.prometheus import MULTIPROC_ENV, child_exited, disable_multiprocess, prepare_multiprocess_dir
 
+    _metrics_token(hx)  # refused before anything is made
     given = os.environ.get(MULTIPROC_ENV)
     folder = prepare_multiprocess_dir(given or tempfile.mkdtemp(prefix="helixnet-metrics-"))
     supervisor.on_child_exit.append(lambda pid, _code: child_exited(pid))
     try:
         server = _start_metrics(hx, host, port)
-    except BaseException:
-        if not given:
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
-    try:
-        yield
+        try:
+            yield
+        finally:
+            server.close()
     finally:
-        server.close()
         if not given:
             shutil.rmtree(folder, ignore_errors=True)
+            disable_multiprocess()
 
 
-def _start_metrics(hx: Any, host: str, port: int) -> Any:
-    """``GET /metrics`` of this worker process (all processes' sums in multiprocess mode)."""
+def _metrics_token(hx: Any) -> str:
     from helixnet.core.prometheus import metrics_token
-    from helixnet.metrics_server import serve_metrics
 
     token = metrics_token(hx.settings)
     if token is None:
         raise CommandError("--metrics-port needs HELIXNET_METRICS_TOKEN: metrics are served with a token or not at all",
                            EXIT_USAGE)  # fmt: skip
+    return token
+
+
+def _start_metrics(hx: Any, host: str, port: int) -> Any:
+    """``GET /metrics`` of this worker process (all processes' sums in multiprocess mode)."""
+    from helixnet.metrics_server import serve_metrics
+
+    token = _metrics_token(hx)
     try:
         server = serve_metrics(host, port, token, hx.prometheus.exposition_registry())
     except OSError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -113,3 +114,4 @@ def test_worker_grace_comes_from_the_setting_unless_given(env):
 def test_supervisor_metrics_port_needs_the_token_too(env, monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, "worker", "--processes", "2", "--metrics-port", "9101")
     assert code == 2 and "--metrics-port needs HELIXNET_METRICS_TOKEN" in err
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ  # refused before the multiprocess mode was set up

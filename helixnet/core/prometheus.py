@@ -101,6 +101,12 @@ def enable_multiprocess(path: str | os.PathLike[str]) -> None:
     _value_class_in_step()
 
 
+def disable_multiprocess() -> None:
+    """Back to this process's own counters (a supervisor that made a temporary folder, at its end)."""
+    os.environ.pop(MULTIPROC_ENV, None)
+    _value_class_in_step()
+
+
 def child_exited(pid: int) -> None:
     """Bookkeeping for a dead child process (its live gauges, if any, leave the sums)."""
     folder = multiprocess_dir()
