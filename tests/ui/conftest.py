@@ -94,11 +94,20 @@ async def log_in(user: User, email: str, password: str = PASSWORD, *, path: str 
     user.find("Password").type(password)
     user.find("Log in").click()
     if wait:
-        deadline = time.monotonic() + 10
-        while True:  # the navigation after login runs in the background
-            try:
-                await user.should_not_see("Log in", retries=1)
-                return
-            except AssertionError:
-                assert time.monotonic() < deadline, "login did not navigate away"
-                await asyncio.sleep(0.02)
+        # The navigation after login runs in the background. With two simulated Users in one process,
+        # NiceGUI's testing User now and then loses that navigation (the session is signed in, the page
+        # stays); a second click, as a person would give, then navigates. Chromium never shows this
+        # (tests/ui/test_e2e.py logs in with no retry).
+        for clicks in (1, 2):
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    await user.should_not_see("Log in", retries=1)
+                    return
+                except AssertionError:
+                    if time.monotonic() >= deadline:
+                        break
+                    await asyncio.sleep(0.02)
+            if clicks == 1:
+                user.find("Log in").click()
+        raise AssertionError("login did not navigate away")

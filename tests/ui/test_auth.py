@@ -54,7 +54,7 @@ async def test_empty_and_impossible_passwords_are_not_guesses(user: User, hx: An
     user.find("Password").clear().type(PASSWORD)
     user.find("Log in").click()
     await user.should_not_see("Too many failed attempts")
-    await user.should_see("Jobs")
+    await user.should_see("Jobs", retries=100)  # the navigation after login runs in the background
 
 
 async def test_deactivated_user_cannot_log_in_and_is_thrown_out(user: User, hx: Any, ada: Any) -> None:
