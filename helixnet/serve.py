@@ -105,7 +105,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.Server(config).run(sockets=[sock])
         print("HelixNet: stopping; running jobs are handed back to the queue", flush=True)
     finally:
-        hx.stop()
+        hx.stop(hx.settings.worker_grace_seconds)  # as `helixnet worker` does: finish, or hand back
         sock.close()
     return EXIT_OK
 

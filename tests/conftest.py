@@ -53,6 +53,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in list(os.environ):
         if key.startswith("HELIXNET_") and not key.startswith("HELIXNET_TEST_"):
             monkeypatch.delenv(key)
+    # Multiprocess metrics switched on by code under test (a supervisor) must end with the test.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     monkeypatch.chdir(tmp_path)
 
 
@@ -161,7 +164,7 @@ def make_hx(make_settings: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
 
     yield factory
     for hx in built:
-        hx.stop(timeout=5)
+        hx.stop(timeout=0)  # running jobs handed back at once: a test that cares about the grace stops it itself
 
 
 @pytest.fixture

@@ -149,7 +149,9 @@ class Server:
     def __init__(self, data_dir: Path, port: int, env: dict[str, str], *args: str) -> None:
         self.base = f"http://127.0.0.1:{port}"
         self.data_dir = data_dir
-        full_env = {**os.environ, "HELIXNET_DATA_DIR": str(data_dir), "HELIXNET_BCRYPT_ROUNDS": "4", **env}
+        # A stopped test server hands running jobs back at once instead of giving them the 30 s grace.
+        full_env = {**os.environ, "HELIXNET_DATA_DIR": str(data_dir), "HELIXNET_BCRYPT_ROUNDS": "4",
+                    "HELIXNET_WORKER_GRACE_SECONDS": "0", **env}  # fmt: skip
         self.log = data_dir.parent / f"serve-{port}.log"
         self._out = self.log.open("wb")
         self.proc = subprocess.Popen(
