@@ -68,6 +68,16 @@ def _env(hx: Any, folder: Path) -> dict[str, str]:
             "HELIXNET_METRICS_TOKEN": TOKEN, "PROMETHEUS_MULTIPROC_DIR": str(folder)}  # fmt: skip
 
 
+def _scrape(port: int) -> dict[Any, float] | None:
+    """The worker's or supervisor's metrics, parsed; None while its server is not up yet."""
+    try:
+        response = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    except httpx.TransportError:
+        return None
+    assert response.status_code == 200, response.text
+    return parse(response.text)
+
+
 def _until(check: Any, timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := check()):
@@ -101,15 +111,7 @@ def test_two_worker_processes_summed_in_one_scrape(make_hx, tmp_path):
         assert pids == {str(p.pid) for p in procs}
         assert {f"counter_{p.pid}.db" for p in procs} <= {entry.name for entry in folder.iterdir()}
 
-        def scrape() -> dict[Any, float] | None:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
-            except httpx.TransportError:
-                return None
-            assert response.status_code == 200, response.text
-            return parse(response.text)
-
-        got = _until(scrape)
+        got = _until(lambda: _scrape(port))
         assert got[("helixnet_jobs_finished_total", (("plugin", "count"), ("status", "SUCCESS")))] == 6
         assert got[("helixnet_job_duration_seconds_count", (("plugin", "count"),))] == 6
         assert got[("helixnet_job_duration_seconds_bucket", (("le", "0.5"), ("plugin", "count")))] == 0
@@ -151,15 +153,7 @@ def test_a_supervisor_serves_the_sum_of_its_children(make_hx, tmp_path):
         pids = {line.split()[2] for line in count_log.read_text().splitlines() if line.startswith("end")}
         assert len(pids) == 2 and str(proc.pid) not in pids  # the children ran them, both of them
 
-        def scrape() -> dict[Any, float] | None:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
-            except httpx.TransportError:
-                return None
-            assert response.status_code == 200, response.text
-            return parse(response.text)
-
-        got = _until(scrape)
+        got = _until(lambda: _scrape(port))
         assert got[("helixnet_jobs_finished_total", (("plugin", "count"), ("status", "SUCCESS")))] == 6
         assert got[("helixnet_job_duration_seconds_count", (("plugin", "count"),))] == 6
         assert got[("helixnet_workers_alive", ())] == 2

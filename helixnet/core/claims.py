@@ -78,7 +78,7 @@ class ClaimBatcher:
             # After a failure (the database, around a plugin) the jobs not run leave ``running``: their
             # heartbeat stops and the sweeper recovers them, as for any job whose run failed that way.
             self._runner.forget([claim.job_id for claim, _ in batch])
-            held.flush()
+            held.close()
         return held.done
 
     def _learn(self, seconds: float) -> None:
@@ -109,14 +109,18 @@ class _HeldOutcomes:
 
     A finished job's outcome must not wait on the next job: should that one run long and the process
     die meanwhile, the finished job would be recovered as lost and run again. So while a job runs
-    with outcomes held, a timer writes them once they are due.
+    with outcomes held, one watcher thread of the batch (not a timer a job: threads cost more than
+    the quick jobs batched here) writes them once they are due.
     """
 
     def __init__(self, runner: JobRunner) -> None:
         self._runner = runner
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._plans: list[Any] = []
         self._since = 0.0
+        self._running = False  # a job of the batch runs while outcomes are held
+        self._closed = False
+        self._watcher: threading.Thread | None = None
         self.skipped: set[str] = set()  # handed back unstarted: not counted as run
         self.done = 0
 
@@ -136,23 +140,40 @@ class _HeldOutcomes:
                 plans, self._plans = self._plans, []
                 self.done += _count(plans, statuses, self.skipped)
 
+    def close(self) -> None:
+        """The batch is done: its watcher ends; then the last held outcomes are written."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+        self.flush()
+
     @contextlib.contextmanager
     def written_if_this_takes_long(self) -> Iterator[None]:
         with self._lock:
-            wait = OUTCOME_GROUP_SECONDS - (time.monotonic() - self._since) if self._plans else None
-        if wait is None:
-            yield
-            return
-        timer = threading.Timer(max(0.0, wait), self._flush_quietly)
-        timer.daemon = True
-        timer.start()
+            self._running = bool(self._plans)
+            if self._running:
+                if self._watcher is None:
+                    self._watcher = threading.Thread(target=self._watch, name="helixnet-outcomes", daemon=True)
+                    self._watcher.start()
+                self._lock.notify_all()
         try:
             yield
         finally:
-            timer.cancel()
+            with self._lock:
+                self._running = False
 
-    def _flush_quietly(self) -> None:
-        try:
-            self.flush()
-        except Exception:  # the batch's own flush at its end tries again
-            log.warning("writing a batch's held outcomes failed; trying again at the end of the batch", exc_info=True)
+    def _watch(self) -> None:
+        with self._lock:
+            while not self._closed:
+                if not (self._running and self._plans):
+                    self._lock.wait()
+                    continue
+                wait = OUTCOME_GROUP_SECONDS - (time.monotonic() - self._since)
+                if wait > 0:
+                    self._lock.wait(wait)
+                    continue
+                try:
+                    self.flush()  # re-entrant: the Condition's lock is an RLock
+                except Exception:  # the batch's own flush at its end tries again
+                    log.warning("writing a batch's held outcomes failed; trying again at its end", exc_info=True)
+                    self._lock.wait(OUTCOME_GROUP_SECONDS)
