@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from helixnet import JobStatus
+from tests.core.test_worker_processes import _env
 
 pytestmark = pytest.mark.slow
 
@@ -33,23 +34,6 @@ def queue_url(request: pytest.FixtureRequest) -> str:
     if request.param == "redis":
         return request.getfixturevalue("redis_url")
     return request.getfixturevalue("postgres_url")
-
-
-def _env(hx) -> dict[str, str]:
-    s = hx.settings
-    env = dict(os.environ)
-    env.pop("PGAPPNAME", None)
-    env.update(
-        HELIXNET_DATA_DIR=str(s.data_dir),
-        HELIXNET_DATABASE_URL=s.resolved_database_url,
-        HELIXNET_QUEUE_URL=s.queue_url,
-        HELIXNET_QUEUE_NAME=s.queue_name,
-        HELIXNET_STORAGE_URL=s.resolved_storage_url,
-        HELIXNET_JOB_HEARTBEAT_SECONDS=str(s.job_heartbeat_seconds),
-        HELIXNET_JOB_LOST_AFTER_SECONDS=str(s.job_lost_after_seconds),
-        HELIXNET_SWEEP_INTERVAL_SECONDS=str(s.sweep_interval_seconds),
-    )
-    return env
 
 
 class Supervised:

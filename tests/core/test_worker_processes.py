@@ -22,6 +22,7 @@ FAST = {"job_heartbeat_seconds": 0.2, "job_lost_after_seconds": 2.0, "sweep_inte
 def _env(hx) -> dict[str, str]:
     s = hx.settings
     env = dict(os.environ)
+    env.pop("PGAPPNAME", None)  # each worker process names its own PostgreSQL connections
     env.update(
         HELIXNET_DATA_DIR=str(s.data_dir),
         HELIXNET_DATABASE_URL=s.resolved_database_url,
