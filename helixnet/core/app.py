@@ -60,7 +60,10 @@ class HelixNet:
             data_dir=self.settings.data_dir,
             options=dict(self.settings.queue_options),
         )
-        self.plugins = plugins if plugins is not None else discover(self.settings.plugins)
+        if plugins is None:
+            plugins = discover(self.settings.plugins)
+            plugins.configure(self.settings)
+        self.plugins = plugins
         signer = TokenSigner(self.settings.signing_keys(), max_age_seconds=self.settings.token_max_age_seconds)
         throttle = LoginThrottle(
             self.db,

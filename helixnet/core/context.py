@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 from helixnet.core.models import new_id
@@ -162,6 +165,20 @@ class JobContext:
         self.log = EventLog(emit_event)
         self._report_progress = report_progress
         self._cancel = threading.Event()
+        self._scratch: Path | None = None
+
+    @property
+    def scratch_dir(self) -> Path:
+        """A private folder for temporary files, made on first use and removed when the job ends."""
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix=f"helixnet-job-{self.job_id[:8]}-"))
+        return self._scratch
+
+    def cleanup(self) -> None:
+        """Called by the worker once the outcome is known, not by plugins."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     @property
     def cancelled(self) -> bool:

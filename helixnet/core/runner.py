@@ -146,6 +146,7 @@ class JobRunner:
                 with job_scope(claim.job_id, claim.plugin, running.worker_id):
                     outcome = self._run_plugin(claim, ctx, running)
         finally:
+            ctx.cleanup()
             with self._lock:
                 self.running.pop(claim.job_id, None)
         return outcome, time.monotonic() - started

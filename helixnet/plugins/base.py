@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
+    from helixnet.core.config import Settings
     from helixnet.core.context import JobContext
 
 
@@ -37,6 +38,13 @@ class ComputePlugin:
     description: ClassVar[str] = ""
     Params: ClassVar[type[BaseModel]] = NoParams
     inputs: ClassVar[tuple[InputSpec, ...]] = ()
+    #: Where ``run`` executes: ``thread`` (in the worker), ``process`` (a child process, killed with its
+    #: process group at the timeout) or ``dask://host:port``; ``HELIXNET_EXECUTORS`` overrides it per plugin.
+    executor: ClassVar[str] = "thread"
+
+    def configure(self, settings: Settings) -> bool:
+        """Read this instance's settings once, at start; return False to stay unoffered (e.g. unconfigured)."""
+        return True
 
     def run(self, ctx: JobContext, params: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError

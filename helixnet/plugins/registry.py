@@ -6,9 +6,13 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 
 from helixnet.errors import NotFound, PluginError
 from helixnet.plugins.base import ComputePlugin
+
+if TYPE_CHECKING:
+    from helixnet.core.config import Settings
 
 GROUP = "helixnet.compute"
 log = logging.getLogger(__name__)
@@ -70,6 +74,13 @@ class PluginRegistry(Mapping[str, ComputePlugin]):
 
     def info(self, name: str) -> LoadedPlugin:
         return self._loaded[name]
+
+    def configure(self, settings: Settings) -> None:
+        """Give each plugin this instance's settings; a plugin that declines (unconfigured) is not offered."""
+        for name in list(self._loaded):
+            if not self._loaded[name].plugin.configure(settings):
+                log.info("plugin %s is not configured on this instance and is not offered", name)
+                del self._loaded[name]
 
 
 def discover(only: Iterable[str] | None = None) -> PluginRegistry:
