@@ -3,9 +3,8 @@
 The names below are the public, promised surface; everything else is importable but may change.
 """
 
-from helixnet.core.app import HelixNet
+from helixnet.app import HelixNet
 from helixnet.core.config import Settings
-from helixnet.core.context import InputFile, JobCancelled, JobContext
 from helixnet.core.models import ACTIVE_STATUSES, FINAL_STATUSES, ArtifactStatus, JobStatus
 from helixnet.core.schemas import (
     ArtifactRead,
@@ -35,6 +34,7 @@ from helixnet.errors import (
     WaitTimeout,
 )
 from helixnet.plugins.base import ComputePlugin, InputSpec, NoParams
+from helixnet.worker.context import InputFile, JobCancelled, JobContext
 
 __version__ = "0.1.0.dev0"
 

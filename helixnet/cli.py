@@ -39,8 +39,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """One worker process, or (``--processes P`` > 1) a supervisor of P; signals in helixnet.supervisor."""
-    from helixnet.core.workers import process_worker_name
     from helixnet.supervisor import Supervisor, run_worker_process
+    from helixnet.worker.pool import process_worker_name
 
     if args.processes == 1:
         # Names this process's PostgreSQL connections (libpq reads PGAPPNAME): operators, and the

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 if TYPE_CHECKING:
-    from helixnet.core.app import HelixNet
+    from helixnet.app import HelixNet
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -26,7 +26,7 @@ class CommandError(Exception):
 
 def build_hx(**overrides: Any) -> HelixNet:
     """A HelixNet from ``HELIXNET_*`` settings; a bad setting names its variable instead of a traceback."""
-    from helixnet.core.app import HelixNet
+    from helixnet.app import HelixNet
     from helixnet.core.config import Settings
 
     try:

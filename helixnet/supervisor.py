@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from helixnet.core.app import HelixNet
+    from helixnet.app import HelixNet
 
 log = logging.getLogger(__name__)
 

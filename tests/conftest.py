@@ -7,7 +7,6 @@ so a green CI run means every backend was really exercised.
 from __future__ import annotations
 
 import contextlib
-
 import os
 import socket
 import sys

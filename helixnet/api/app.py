@@ -15,7 +15,7 @@ from helixnet.api.errors import EXCEPTION_HANDLERS
 from helixnet.api.middleware import edge_middleware
 from helixnet.api.openapi import build_openapi
 from helixnet.api.routing import ApiRoute
-from helixnet.core.app import HelixNet
+from helixnet.app import HelixNet
 
 API_PREFIX = "/api/v1"
 

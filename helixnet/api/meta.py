@@ -12,7 +12,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from helixnet.api.middleware import csp_nonce
 from helixnet.api.routing import Operation, call, hx_of, list_response, model_response, route
 from helixnet.api.schemas import Health, PluginInfo
-from helixnet.core.app import HelixNet
+from helixnet.app import HelixNet
 
 
 def _probe(hx: HelixNet) -> tuple[str, str]:

@@ -21,7 +21,7 @@ from starlette.types import Message, Receive
 from helixnet.api.errors import MalformedRequest
 from helixnet.api.jsonlimits import parse_json
 from helixnet.api.middleware import public_base
-from helixnet.core.app import HelixNet
+from helixnet.app import HelixNet
 from helixnet.core.schemas import UserRead
 from helixnet.core.validation import from_pydantic
 from helixnet.errors import AuthenticationFailed, PayloadTooLarge, PermissionDenied, ValidationFailed

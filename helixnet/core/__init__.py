@@ -1,1 +1,1 @@
-"""HelixNet core: models, services, worker."""
+"""HelixNet core: models, database, configuration, security and the services (jobs, artifacts, users)."""

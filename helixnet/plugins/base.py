@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from helixnet.core.config import Settings
-    from helixnet.core.context import JobContext
+    from helixnet.worker.context import JobContext
 
 
 class NoParams(BaseModel):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from helixnet.core.context import JobContext
 from helixnet.plugins.base import ComputePlugin
+from helixnet.worker.context import JobContext
 
 
 class EchoParams(BaseModel):

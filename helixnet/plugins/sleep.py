@@ -6,8 +6,8 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from helixnet.core.context import JobCancelled, JobContext
 from helixnet.plugins.base import ComputePlugin
+from helixnet.worker.context import JobCancelled, JobContext
 
 #: Progress is reported at least this often.
 TICK_SECONDS = 0.5

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from helixnet.core.context import InputFile, JobContext
 from helixnet.plugins.base import ComputePlugin, InputSpec
+from helixnet.worker.context import InputFile, JobContext
 
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
 

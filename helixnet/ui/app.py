@@ -12,7 +12,7 @@ from pathlib import Path
 from nicegui import core, storage, ui
 from starlette.applications import Starlette
 
-from helixnet.core.app import HelixNet
+from helixnet.app import HelixNet
 from helixnet.headers import DefaultHeaders
 from helixnet.ui import artifacts, dashboard, files, jobs, login, new_job, profile
 from helixnet.ui.admin import jobs as admin_jobs

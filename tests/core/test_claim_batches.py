@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from helixnet import JobStatus
-from helixnet.core.claims import ClaimBatcher
 from helixnet.core.models import Job, JobEvent
+from helixnet.worker.claims import ClaimBatcher
 from tests.core.test_worker_processes import FAST, _lines, _wait_until, workers  # noqa: F401 - a fixture
 
 QUEUES = [

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helixnet import JobStatus
-from helixnet.core.runner import RunningJob, _Outcome
+from helixnet.worker.runner import RunningJob, _Outcome
 
 
 def _until(check, timeout: float = 30.0, what: str = "condition"):

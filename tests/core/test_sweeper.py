@@ -51,7 +51,7 @@ def test_the_old_worker_cannot_overwrite_a_recovered_job(make_hx):
     claim = hx.runner.claim(job.id, "old")
     hx.sweep(hx.clock() + timedelta(seconds=31))
     assert hx.runner.claim(job.id, "new") is not None
-    from helixnet.core.runner import RunningJob, _Outcome
+    from helixnet.worker.runner import RunningJob, _Outcome
 
     ctx = hx.runner._context(claim)
     status = hx.runner.record_outcome(claim, "old", ctx, RunningJob(job.id, "old", 1, ctx), _Outcome(ok=True), 0.0)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from helixnet.core.models import JobStatus
-from helixnet.core.runner import JobRunner
+from helixnet.worker.runner import JobRunner
 
 log = logging.getLogger(__name__)
 

@@ -107,7 +107,9 @@ class Outputs:
                 return record.object_name
         return self.records[0].object_name if self.records else None
 
-    def _add(self, artifact_id: str, filename: str, content_type: str, key: str, size: int, sha: str, main: bool) -> None:
+    def _add(
+        self, artifact_id: str, filename: str, content_type: str, key: str, size: int, sha: str, main: bool
+    ) -> None:
         self.records.append(
             OutputRecord(
                 artifact_id=artifact_id,

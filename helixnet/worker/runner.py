@@ -22,17 +22,17 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from helixnet.core import statements as sql
-from helixnet.core.context import InputFile, JobContext
 from helixnet.core.db import Database
 from helixnet.core.events import event_values
 from helixnet.core.metrics import Metrics
 from helixnet.core.models import Artifact, ArtifactStatus, Job, JobStatus
-from helixnet.core.outcome import OutcomeWriter, _call, _Outcome, _Recorded, storable
 from helixnet.core.validation import refuse_nul
 from helixnet.errors import ValidationFailed
 from helixnet.logs import job_scope
 from helixnet.plugins.registry import PluginRegistry
 from helixnet.storage import Storage
+from helixnet.worker.context import InputFile, JobContext
+from helixnet.worker.outcome import OutcomeWriter, _call, _Outcome, _Recorded, storable
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -220,14 +220,18 @@ class JobRunner:
             row = rows.get(artifact_id)
             if row is None or row.status != ArtifactStatus.AVAILABLE:
                 continue  # reported by the plugin's own check: a missing input is its error to name
-            files[name] = InputFile(name, row.id, row.filename, row.content_type, row.size, row.object_name, self._storage)
+            files[name] = InputFile(
+                name, row.id, row.filename, row.content_type, row.size, row.object_name, self._storage
+            )
         return files
 
     def _run_plugin(self, claim: Claim, ctx: JobContext, running: RunningJob) -> _Outcome:
         try:
             plugin = self._plugins[claim.plugin]
         except KeyError:
-            return _Outcome.failed(f"plugin {claim.plugin!r} is not installed on worker {running.worker_id}", final=True)
+            return _Outcome.failed(
+                f"plugin {claim.plugin!r} is not installed on worker {running.worker_id}", final=True
+            )
         missing = [spec.name for spec in plugin.inputs if spec.required and spec.name not in ctx.inputs]
         if missing:
             return _Outcome.failed(f"input artifact(s) gone: {', '.join(missing)}", final=True)
@@ -286,8 +290,15 @@ class JobRunner:
     # -- outcome --------------------------------------------------------------------------------------
 
     def record_outcome(
-        self, claim: Claim, worker_id: str, ctx: JobContext, running: RunningJob, outcome: _Outcome, elapsed: float,
-        *, defer: bool = False,
+        self,
+        claim: Claim,
+        worker_id: str,
+        ctx: JobContext,
+        running: RunningJob,
+        outcome: _Outcome,
+        elapsed: float,
+        *,
+        defer: bool = False,
     ) -> Any:
         """Write the job's final (or retry) status, fenced on (worker, attempt); returns the status, or None when
         the job was taken from us. ``defer=True`` only prepares it, for ``record_outcomes`` to write in a group."""

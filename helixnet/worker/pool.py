@@ -16,15 +16,15 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from helixnet.core.claims import ClaimBatcher
 from helixnet.core.db import Database
 from helixnet.core.metrics import FLUSH_SECONDS, Metrics
 from helixnet.core.models import Job, JobStatus
-from helixnet.core.runner import JobRunner
-from helixnet.core.sweeper import Sweeper
-from helixnet.core.worker_registry import WorkerRegistry
 from helixnet.errors import QueueUnavailable
 from helixnet.queue import Queue
+from helixnet.worker.claims import ClaimBatcher
+from helixnet.worker.registry import WorkerRegistry
+from helixnet.worker.runner import JobRunner
+from helixnet.worker.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]

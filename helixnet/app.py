@@ -19,17 +19,17 @@ from helixnet.core.migrate import upgrade
 from helixnet.core.models import utcnow
 from helixnet.core.pauses import PauseService
 from helixnet.core.prometheus import DatabaseGauges, PrometheusMetrics
-from helixnet.core.runner import JobRunner
 from helixnet.core.security import TokenSigner
-from helixnet.core.sweeper import Sweeper, SweepReport
 from helixnet.core.throttle import LoginThrottle
 from helixnet.core.users import UserService
-from helixnet.core.worker_registry import WorkerRegistry
-from helixnet.core.workers import WorkerPool, process_worker_name
 from helixnet.plugins.registry import PluginRegistry, discover
 from helixnet.private import make_private_dir
 from helixnet.queue import open_queue
 from helixnet.storage import open_storage
+from helixnet.worker.pool import WorkerPool, process_worker_name
+from helixnet.worker.registry import WorkerRegistry
+from helixnet.worker.runner import JobRunner
+from helixnet.worker.sweeper import Sweeper, SweepReport
 
 log = logging.getLogger(__name__)
 

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import DBAPIError
 
 from helixnet.core import statements as sql
-from helixnet.core.context import JobCancelled, JobContext
 from helixnet.core.db import Database
 from helixnet.core.events import event_values
 from helixnet.core.models import ArtifactStatus, Job, JobStatus
+from helixnet.worker.context import JobCancelled, JobContext
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from helixnet.core.runner import Claim, RunningJob
+    from helixnet.worker.runner import Claim, RunningJob
 
 
 @dataclass

@@ -160,7 +160,9 @@ class Sweeper:
             with self._db.connect() as conn:
                 if not conn.execute(update(Job).where(fence).values(**values)).rowcount:
                     continue  # it beat again, or finished, since we looked
-                conn.execute(insert(JobEvent), [event_values(job.id, message, now=now, level="WARNING", source="sweeper")])
+                conn.execute(
+                    insert(JobEvent), [event_values(job.id, message, now=now, level="WARNING", source="sweeper")]
+                )
             log.warning("job %s: %s", job.id, message)
             if retry:
                 requeued.append((job.id, job.priority))
@@ -195,8 +197,11 @@ class Sweeper:
         with self._db.read() as session:
             stale = session.execute(
                 select(Job.id, Job.priority)
-                .where(Job.status == JobStatus.PENDING.value, Job.queued_at < now - self.lost_after,
-                       Job.plugin.not_in(select(PausedPlugin.plugin)))  # fmt: skip
+                .where(
+                    Job.status == JobStatus.PENDING.value,
+                    Job.queued_at < now - self.lost_after,
+                    Job.plugin.not_in(select(PausedPlugin.plugin)),
+                )  # fmt: skip
                 .limit(BATCH)
             ).all()
         return self._mark_and_enqueue(stale, now, note="its queue message was lost (queue empty); enqueued again")
@@ -208,7 +213,9 @@ class Sweeper:
                 conn.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.PENDING.value)
                              .values(queued_at=now, scheduled_at=None))  # fmt: skip
                 if note:
-                    conn.execute(insert(JobEvent), [event_values(job_id, note, now=now, level="WARNING", source="sweeper")])
+                    conn.execute(
+                        insert(JobEvent), [event_values(job_id, note, now=now, level="WARNING", source="sweeper")]
+                    )
             if self._enqueue(job_id, priority):
                 count += 1
         return count
