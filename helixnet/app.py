@@ -26,6 +26,7 @@ from helixnet.plugins.registry import PluginRegistry, discover
 from helixnet.private import make_private_dir
 from helixnet.queue import open_queue
 from helixnet.storage import open_storage
+from helixnet.worker.executors import Executors, StorageSpec
 from helixnet.worker.pool import WorkerPool, process_worker_name
 from helixnet.worker.registry import WorkerRegistry
 from helixnet.worker.runner import JobRunner
@@ -91,9 +92,14 @@ class HelixNet:
         self.workers = WorkerRegistry(self.db, clock=clock)
         self.metrics = Metrics(self.db, clock=clock, observer=self.prometheus.job_finished)
         self.pauses = PauseService(self.db, self.queue, self.plugins, clock=clock)
+        # Where each plugin runs; a child process or a Dask task opens the same storage itself.
+        self.executors = Executors(
+            self.settings.executors,
+            StorageSpec(self.settings.resolved_storage_url, dict(self.settings.storage_options)),
+        )
         self.runner = JobRunner(
             self.db, self.storage, self.plugins, clock=clock, retry_backoff=self._backoff, requeue=self._requeue,
-            on_change=self.changes.notify, metrics=self.metrics,
+            on_change=self.changes.notify, metrics=self.metrics, executors=self.executors,
         )  # fmt: skip
         self.worker_name = process_worker_name()
         # S3 uploads completed without a declared sha256 get it here, off the request path.
@@ -151,6 +157,7 @@ class HelixNet:
             self._pool.stop(timeout)
             self._pool = None
         self.digests.stop(timeout)
+        self.executors.close()
         self.changes.stop()
         self.queue.close()
         self.db.dispose()

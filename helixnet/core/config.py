@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     storage_url: str | None = Field(default=None, description="Default: file://<data_dir>/artifacts")
     storage_options: dict[str, object] = Field(default_factory=dict, description="Passed to fsspec (JSON).")
     plugins: list[str] | None = Field(default=None, description="Only these compute plugins load (names).")
+    executors: dict[str, str] = Field(
+        default_factory=dict,
+        description='Where plugins run, overriding their own choice (JSON): {"wordfreq": "process", '
+        '"train": "dask://10.0.0.5:8786"}; executors: thread (default), process, dask://host:port.',
+    )
 
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     previous_secret_keys: list[SecretStr] = Field(default_factory=list, description="Still accepted.")

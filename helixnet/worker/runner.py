@@ -8,7 +8,6 @@ handed it back on shutdown, cannot overwrite a later attempt, even one by the sa
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import threading
@@ -32,13 +31,12 @@ from helixnet.logs import job_scope
 from helixnet.plugins.registry import PluginRegistry
 from helixnet.storage import Storage
 from helixnet.worker.context import InputFile, JobContext
-from helixnet.worker.outcome import OutcomeWriter, _call, _Outcome, _Recorded, storable
+from helixnet.worker.executors import Executors, PluginCall, StorageSpec
+from helixnet.worker.outcome import OutcomeWriter, _Outcome, _Recorded, storable
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
-#: A plugin that ignores cancellation gets this long after its timeout before the job is failed anyway.
-TIMEOUT_GRACE_SECONDS = 2.0
 #: Progress writes closer together than this are merged (the last one always lands).
 PROGRESS_MIN_INTERVAL = 0.25
 
@@ -93,6 +91,7 @@ class JobRunner:
         requeue: Callable[[str, int], None] | None = None,
         on_change: Callable[[str], None] | None = None,
         metrics: Metrics | None = None,
+        executors: Executors | None = None,
     ) -> None:
         self._db = db
         self._outcomes = OutcomeWriter(db)
@@ -101,6 +100,7 @@ class JobRunner:
         self._changed = on_change or (lambda job_id: None)
         self._storage = storage
         self._plugins = plugins
+        self._executors = executors or Executors({}, StorageSpec(storage.url, {}))
         self._clock = clock
         self._retry_backoff = retry_backoff
         self._requeue = requeue
@@ -240,28 +240,12 @@ class JobRunner:
         except ValidationError as exc:
             return _Outcome.failed(f"params no longer valid for {claim.plugin}: {exc}", final=True)
         ctx.params = params
-        if claim.timeout is None:
-            return _call(plugin.run, ctx, params)
-        return self._run_with_timeout(plugin.run, ctx, params, claim.timeout, running)
 
-    def _run_with_timeout(
-        self, run: Callable[..., Any], ctx: JobContext, params: Any, timeout: float, running: RunningJob
-    ) -> _Outcome:
-        """Python cannot kill a thread: past the deadline the plugin is told to stop, then abandoned."""
-        box: list[_Outcome] = []
-        context = contextvars.copy_context()  # the job's log fields follow it into its thread
-        thread = threading.Thread(target=lambda: box.append(context.run(_call, run, ctx, params)), daemon=True,
-                                  name=f"helixnet-job-{ctx.job_id[:8]}")  # fmt: skip
-        thread.start()
-        thread.join(timeout)
-        if thread.is_alive():
+        def timed_out() -> None:
             running.cancel_reason = "timeout"
-            ctx.request_cancel()
-            thread.join(TIMEOUT_GRACE_SECONDS)
-            if thread.is_alive():
-                log.warning("job %s ignored its timeout; its thread is abandoned", ctx.job_id)
-            return _Outcome.failed(f"timed out after {timeout:g} s")
-        return box[0]
+
+        call = PluginCall(claim.plugin, plugin, ctx, params, claim.timeout, timed_out)
+        return self._executors.run(call)
 
     # -- progress and log lines (called from plugin threads) ------------------------------------------
 

@@ -1,0 +1,55 @@
+"""The child side of the ``process`` executor: runs one job and reports over its connection.
+
+Children are forked by a multiprocessing forkserver that has this module (and so helixnet)
+imported already: a job's process starts in milliseconds, not the second a fresh interpreter
+needs. Each child starts its own session, so the worker can kill it with everything it started.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+import threading
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from helixnet.worker.executors.remote import run_remote
+
+#: A child whose worker vanished (its connection closed) is killed, with its group, after this long.
+ORPHAN_GRACE_SECONDS = 5.0
+
+
+def child_main(conn: Connection, sys_path: list[str], job_bytes: bytes) -> None:
+    os.setsid()
+    lock = threading.Lock()
+
+    def send(message: tuple[Any, ...]) -> None:
+        with lock:
+            conn.send(message)
+
+    # The worker's import path first, so a plugin registered by hand (not an entry point) loads too.
+    sys.path[:0] = [path for path in sys_path if path not in sys.path]
+    try:
+        job = pickle.loads(job_bytes)
+    except Exception as exc:  # the plugin could not be imported here: a clear outcome, not a crash
+        send(("done", {"ok": False, "final": True, "traceback": traceback.format_exc(),
+                       "error": f"the plugin could not be loaded in its process: {type(exc).__name__}: {exc}"}))  # fmt: skip
+        return
+    cancel = threading.Event()
+    threading.Thread(target=_listen, args=(conn, cancel), daemon=True, name="helixnet-cancel").start()
+    send(("done", run_remote(job, send, cancel)))
+
+
+def _listen(conn: Connection, cancel: threading.Event) -> None:
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            cancel.set()  # the worker is gone: nobody will record the outcome; stop, then make sure
+            threading.Timer(ORPHAN_GRACE_SECONDS, lambda: os.killpg(0, signal.SIGKILL)).start()
+            return
+        if message and message[0] == "cancel":
+            cancel.set()
