@@ -114,3 +114,16 @@ def test_an_unreachable_scheduler_fails_the_job_clearly(make_hx: Any, monkeypatc
     job = hx.jobs.wait(hx.jobs.submit(owner, "squares", params={"n": 1}).id, timeout=60)
     assert job.status == JobStatus.FAILURE
     assert job.error.startswith(f"could not reach the Dask scheduler at tcp://127.0.0.1:{port}")
+
+
+def test_the_dask_example_runs_as_written(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).parents[2] / "examples" / "dask_cluster.py"
+    run = subprocess.run([sys.executable, str(example), "--limit", "5000"], capture_output=True, text=True,
+                         timeout=180, cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert ": SUCCESS" in run.stdout and '"primes": 669' in run.stdout, run.stdout
+    assert "8 chunks on 2 Dask worker(s)" in run.stdout
