@@ -56,6 +56,9 @@ def parse_allowed_hosts(entries: list[str]) -> list[AllowedHost]:
     allowed = []
     for entry in entries:
         text = entry.strip()
+        if (address := _address(text)) is not None:  # a bare IPv6 address: its colons are not a port
+            allowed.append(AllowedHost(str(address), None))
+            continue
         parts = urlsplit(f"//{text}")
         try:
             port = parts.port
