@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     http_max_bytes: int = Field(
         default=100 * 1024**2, gt=0, description="Largest response body the http plugin stores; past it the job fails."
     )
+    http_ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of the CA certificates the http plugin trusts (an internal CA); unset: the public ones.",
+    )
     llm_base_url: str | None = Field(
         default=None,
         description=(

@@ -12,6 +12,7 @@ variables of the worker's environment are ignored for the same reason.
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,6 +88,7 @@ class HttpPlugin(ComputePlugin):
         self._allowed: list[AllowedHost] = []
         self._timeout = 30.0
         self._max_bytes = 100 * 1024**2
+        self._verify: ssl.SSLContext | bool = True  # httpx's default: the public CAs (certifi)
 
     def configure(self, settings: Settings) -> bool:
         """Always offered: with no host allowed, each job fails with a message naming the setting."""
@@ -98,6 +100,14 @@ class HttpPlugin(ComputePlugin):
             ) from exc
         self._timeout = settings.http_timeout_seconds
         self._max_bytes = settings.http_max_bytes
+        if settings.http_ca_bundle is not None:
+            try:
+                self._verify = ssl.create_default_context(cafile=str(settings.http_ca_bundle))
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(
+                    f"HELIXNET_HTTP_CA_BUNDLE: cannot read {settings.http_ca_bundle}: {exc}",
+                    errors=[{"loc": ["http_ca_bundle"], "msg": "not a readable PEM file of CA certificates"}],
+                ) from exc
         return True
 
     def run(self, ctx: JobContext, params: HttpParams) -> dict[str, Any]:
@@ -110,7 +120,10 @@ class HttpPlugin(ComputePlugin):
             target = check_url(url, self._allowed, setting=SETTING)
             if hop:
                 ctx.log.info(f"redirected to {url}")
-            with _client(self._timeout) as client, _send(client, target, method, headers, body) as response:
+            with (
+                _client(self._timeout, self._verify) as client,
+                _send(client, target, method, headers, body) as response,
+            ):
                 location = response.headers.get("location")
                 if response.status_code in REDIRECT_STATUSES and location:
                     next_url = urljoin(url, location)
@@ -158,9 +171,9 @@ class HttpPlugin(ComputePlugin):
         return size
 
 
-def _client(timeout: float) -> httpx.Client:
+def _client(timeout: float, verify: ssl.SSLContext | bool) -> httpx.Client:
     # trust_env=False: an HTTP(S)_PROXY of the worker would receive the call instead of the checked address.
-    return httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False)
+    return httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False, verify=verify)
 
 
 @contextmanager

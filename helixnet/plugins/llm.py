@@ -146,7 +146,10 @@ class LlmPlugin(ComputePlugin):
 
     def _answer(self, ctx: JobContext, response: httpx.Response, params: LlmParams) -> dict[str, Any]:
         if response.headers.get("content-type", "").startswith("application/json"):
-            return _whole(json.loads(response.read()))  # an endpoint that ignores "stream": true
+            try:  # an endpoint that ignores "stream": true
+                return _whole(json.loads(response.read()))
+            except (ValueError, TypeError, AttributeError, IndexError) as exc:
+                raise PluginError(f"the LLM endpoint sent a completion that could not be read: {exc}") from exc
         parts: list[str] = []
         result: dict[str, Any] = {"usage": None, "finish_reason": None}
         chunks = 0
@@ -161,7 +164,9 @@ class LlmPlugin(ComputePlugin):
                 chunk = json.loads(data)
             except ValueError:
                 raise PluginError(f"the LLM endpoint sent a line that is not JSON: {data[:200]!r}") from None
-            if isinstance(chunk, dict) and chunk.get("error"):
+            if not isinstance(chunk, dict):
+                continue
+            if chunk.get("error"):
                 raise PluginError(f"the LLM endpoint reported an error: {_message(json.dumps(chunk))}")
             if chunk.get("model"):
                 result["model"] = chunk["model"]

@@ -53,6 +53,8 @@ _OUTPUT_NAME = re.compile(r"^(?!\.\.?$)[A-Za-z0-9_.][A-Za-z0-9_.-]{0,127}$")
 _NAME_RULES = {"input": re.compile(INPUT_NAME_PATTERN), "param": re.compile(INPUT_NAME_PATTERN), "output": _OUTPUT_NAME}
 #: Lines of stdout (and of stderr) written to the job's log; the rest are counted, not logged.
 MAX_LOGGED_LINES = 1000
+#: Longest piece of output read as one log line (a program may write megabytes with no newline).
+MAX_LINE_BYTES = 64 * 1024
 #: After SIGTERM, the process group gets this long before SIGKILL (inside the runner's 2 s grace).
 KILL_GRACE_SECONDS = 1.0
 
@@ -273,7 +275,7 @@ def _pump(stream: IO[bytes] | None, log: Callable[[str], None], last: deque[str]
         return
     count = 0
     with stream:
-        for raw in stream:
+        for raw in iter(lambda: stream.readline(MAX_LINE_BYTES), b""):  # a line without end is read in pieces
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             count += 1
             if last is not None and line.strip():

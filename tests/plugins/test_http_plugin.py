@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -163,3 +166,58 @@ def test_bad_params_are_refused_at_submit_naming_the_field(hx: Any, user: Any, p
     with pytest.raises(ValidationFailed) as caught:
         hx.jobs.submit(user, "http", params=params)
     assert caught.value.errors[0]["loc"] == loc
+
+
+def _tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA and a certificate for the name ``localhost`` only (no IP address in it), as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("test CA")).issuer_name(name("test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now - datetime.timedelta(hours=1))
+          .not_valid_after(now + datetime.timedelta(hours=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))  # fmt: skip
+    leaf = (x509.CertificateBuilder().subject_name(name("localhost")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(2).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(ca_key, hashes.SHA256()))  # fmt: skip
+    paths = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return paths
+
+
+def test_https_goes_to_the_checked_address_with_the_name_in_sni_and_verified(make_hx: Any, tmp_path: Path) -> None:
+    pytest.importorskip("cryptography")
+    ca, cert, key = _tls_files(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    context.sni_callback = lambda sock, server_name, ctx: names.append(server_name)
+    httpd = _QuietServer(("127.0.0.1", 0), _Handler)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    port = httpd.server_address[1]
+    try:
+        hx = make_hx(http_allowed_hosts=[f"localhost:{port}", f"127.0.0.1:{port}"], http_ca_bundle=ca)
+        user = hx.users.create(email="tls@example.org", password="correct horse battery")
+        job = _run(hx, user, url=f"https://localhost:{port}/hello")
+        assert job.status == JobStatus.SUCCESS, job.error
+        assert names == ["localhost"] and job.result["url"] == f"https://localhost:{port}/hello"
+        # The certificate names localhost, not 127.0.0.1: verification is on, against the URL's name.
+        by_address = _run(hx, user, url=f"https://127.0.0.1:{port}/hello")
+        assert by_address.status == JobStatus.FAILURE and "CERTIFICATE_VERIFY_FAILED" in by_address.error
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
