@@ -113,7 +113,8 @@ class HttpPlugin(ComputePlugin):
     def run(self, ctx: JobContext, params: HttpParams) -> dict[str, Any]:
         started = time.monotonic()
         deadline = started + self._timeout
-        method, url, body = params.method, params.url, params.body
+        method: str = params.method
+        url, body = params.url, params.body
         headers = dict(params.headers)
         for hop in range(MAX_REDIRECTS + 1):
             ctx.check_cancelled()

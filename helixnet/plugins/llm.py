@@ -242,4 +242,5 @@ def _message(detail: str) -> str:
 def _display(url: str) -> str:
     """The URL without user:password, for log lines."""
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+    netloc = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

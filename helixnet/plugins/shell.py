@@ -183,7 +183,7 @@ class ShellPlugin(ComputePlugin):
         model = create_model(
             "ShellParams",
             __base__=ShellParams,
-            command=(Literal[names], Field(description="One of the commands the admin allowed.")),  # type: ignore[valid-type]
+            command=(Literal[names], Field(description="One of the commands the admin allowed.")),  # type: ignore[valid-type,arg-type]
         )
         model.commands = self._commands
         self.Params = model  # type: ignore[misc]  # this instance's own model: a bad command is a 422 at submit
