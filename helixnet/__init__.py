@@ -34,7 +34,7 @@ from helixnet.errors import (
     WaitTimeout,
 )
 from helixnet.plugins.base import ComputePlugin, InputSpec, NoParams
-from helixnet.worker.context import InputFile, JobCancelled, JobContext
+from helixnet.worker.context import InputFile, JobCancelled, JobContext, JobFailed
 
 __version__ = "0.1.0.dev0"
 
@@ -55,6 +55,7 @@ __all__ = [
     "JobContext",
     "JobCreate",
     "JobEventRead",
+    "JobFailed",
     "JobPage",
     "JobRead",
     "JobStatus",

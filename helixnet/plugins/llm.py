@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from helixnet import ComputePlugin, ConfigurationError, InputSpec, JobContext, PluginError, Settings
+from helixnet import ComputePlugin, ConfigurationError, InputSpec, JobContext, JobFailed, PluginError, Settings
 
 #: Without max_tokens, progress is tokens / (tokens + this): rising, never 1 before the end.
 PROGRESS_HALF_AT = 200
@@ -132,9 +132,9 @@ class LlmPlugin(ComputePlugin):
                 except httpx.TransportError as exc:
                     status, detail, retry_after = 0, self._redacted(f"{type(exc).__name__}: {exc}"), None
                 if status in (401, 403):
-                    raise PluginError(f"the LLM endpoint refused the API key ({status}); check HELIXNET_LLM_API_KEY")
+                    raise JobFailed(f"the LLM endpoint refused the API key ({status}); check HELIXNET_LLM_API_KEY")
                 if status and status not in RETRIED_STATUSES:
-                    raise PluginError(f"the LLM endpoint answered {status}: {_message(detail)}")
+                    raise JobFailed(f"the LLM endpoint answered {status}: {_message(detail)}")
                 what = f"answered {status}" if status else f"could not be reached ({detail})"
                 if attempt == self._attempts:
                     raise PluginError(f"the LLM endpoint {what}; gave up after {attempt} attempt(s)")

@@ -165,8 +165,12 @@ def test_refused_key_is_a_clear_error_without_retry_or_secret(llm: Any) -> None:
     hx, user, content = llm
     job = _ask(hx, user, content, model="refuses-key")
     assert job.status == JobStatus.FAILURE
-    assert "the LLM endpoint refused the API key (401)" in job.error and KEY not in job.error
+    assert job.error.startswith("the LLM endpoint refused the API key (401)") and KEY not in job.error
     assert len(_sent("refuses-key")) == 1
+    # JobFailed: no job-level retry either, however many attempts the job was given.
+    again = hx.jobs.submit(user, "llm", params={"model": "refuses-key"}, inputs={"content": content.id}, max_retries=3)
+    done = hx.jobs.wait(again.id, timeout=30)
+    assert (done.status, done.attempts) == (JobStatus.FAILURE, 1) and len(_sent("refuses-key")) == 2
 
 
 def test_429_is_retried_after_retry_after_and_500s_are_given_up(llm: Any) -> None:
