@@ -64,4 +64,5 @@ class ComputePlugin:
             "description": self.description,
             "params_schema": self.Params.model_json_schema(),
             "inputs": [spec.model_dump() for spec in self.inputs],
+            "accepts_any_inputs": self.accepts_any_inputs,
         }

@@ -152,8 +152,9 @@ def test_refused_at_submit_naming_the_field(shell: Any) -> None:
 def test_not_offered_when_unconfigured_and_the_schema_lists_the_commands(hx: Any, shell: Any) -> None:
     assert "shell" not in hx.plugins
     configured, _ = shell
-    schema = configured.plugins["shell"].describe()["params_schema"]
-    assert schema["properties"]["command"]["enum"] == sorted(COMMANDS)
+    described = configured.plugins["shell"].describe()
+    assert described["params_schema"]["properties"]["command"]["enum"] == sorted(COMMANDS)
+    assert described["accepts_any_inputs"] is True and hx.plugins["echo"].describe()["accepts_any_inputs"] is False
 
 
 @pytest.mark.parametrize(
