@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from helixnet.client._files import DownloadTarget, Sink, Source, UploadSource
-from helixnet.client._protocol import Call, Fetch, Flow, Notify, Put, Sleep, segment
+from helixnet.client._protocol import Call, Fetch, Flow, Notify, Put, Sleep, object_id
 from helixnet.core.models import FINAL_STATUSES
 from helixnet.core.schemas import ArtifactRead, JobEventRead, JobPage, JobRead, UserRead
 from helixnet.errors import HelixNetError, ValidationFailed, WaitTimeout
@@ -25,6 +25,14 @@ WAIT_MAX_DELAY = 1.0
 EVENTS_PAGE = 1000
 #: Jobs a page when iterating ``jobs()`` (the API's most is 500).
 JOBS_PAGE = 100
+
+
+def _job(job_id: Any, tail: str = "") -> str:
+    return f"/jobs/{object_id(job_id, 'job')}{tail}"
+
+
+def _artifact(artifact_id: Any, tail: str = "") -> str:
+    return f"/artifacts/{object_id(artifact_id, 'artifact')}{tail}"
 
 
 def login(email: str, password: str) -> Flow[str]:
@@ -44,7 +52,7 @@ def plugins() -> Flow[list[dict[str, Any]]]:
 
 
 def job(job_id: Any) -> Flow[JobRead]:
-    return JobRead.model_validate((yield Call("GET", f"/jobs/{segment(job_id)}")))
+    return JobRead.model_validate((yield Call("GET", _job(job_id))))
 
 
 def jobs_page(status: Any = None, plugin: str | None = None, q: str | None = None, cursor: str | None = None,
@@ -60,7 +68,7 @@ def events(job_id: Any) -> Flow[list[JobEventRead]]:
     after = 0
     while True:
         params = {"after": after, "limit": EVENTS_PAGE}
-        body = yield Call("GET", f"/jobs/{segment(job_id)}/events", params=params)
+        body = yield Call("GET", _job(job_id, "/events"), params=params)
         page = [JobEventRead.model_validate(e) for e in body]
         found.extend(page)
         if len(page) < EVENTS_PAGE:
@@ -69,16 +77,16 @@ def events(job_id: Any) -> Flow[list[JobEventRead]]:
 
 
 def cancel(job_id: Any) -> Flow[JobRead]:
-    return JobRead.model_validate((yield Call("POST", f"/jobs/{segment(job_id)}/cancel")))
+    return JobRead.model_validate((yield Call("POST", _job(job_id, "/cancel"))))
 
 
 def retry(job_id: Any, idempotency_key: str | None = None) -> Flow[JobRead]:
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    return JobRead.model_validate((yield Call("POST", f"/jobs/{segment(job_id)}/retry", headers=headers)))
+    return JobRead.model_validate((yield Call("POST", _job(job_id, "/retry"), headers=headers)))
 
 
 def artifact(artifact_id: Any) -> Flow[ArtifactRead]:
-    return ArtifactRead.model_validate((yield Call("GET", f"/artifacts/{segment(artifact_id)}")))
+    return ArtifactRead.model_validate((yield Call("GET", _artifact(artifact_id))))
 
 
 def submit(
@@ -147,10 +155,10 @@ def upload(data: UploadSource, filename: str | None = None, content_type: str | 
         artifact_id = ticket["artifact"]["id"]
         try:
             yield Put(ticket["upload_url"], dict(ticket.get("headers") or {}), source)
-            done = yield Call("POST", f"/artifacts/{segment(artifact_id)}/complete")
+            done = yield Call("POST", _artifact(artifact_id, "/complete"))
         except HelixNetError:
             with contextlib.suppress(HelixNetError):  # leave no PENDING artifact; report the first error
-                yield Call("DELETE", f"/artifacts/{segment(artifact_id)}")
+                yield Call("DELETE", _artifact(artifact_id))
             raise
     return ArtifactRead.model_validate(done)
 
@@ -162,7 +170,7 @@ def download(artifact_id: Any, dest: DownloadTarget) -> Flow[Any]:
     bytes when ``dest`` is a file object.
     """
     found = yield from artifact(artifact_id)
-    ticket = yield Call("GET", f"/artifacts/{segment(found.id)}/download")
+    ticket = yield Call("GET", _artifact(found.id, "/download"))
     sink = Sink(dest, found.filename, found.id)
     try:
         yield Fetch(ticket["url"], sink)

@@ -13,12 +13,14 @@ here, in one table, the inverse of ``helixnet/api/errors.py``.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
+import uuid
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -104,9 +106,40 @@ def api_root(base_url: str) -> str:
     return url if url.endswith(API_PREFIX) else url + API_PREFIX
 
 
-def segment(value: Any) -> str:
-    """An id (or a model that has one) as one path segment: nothing in it can climb the path."""
-    return quote(str(getattr(value, "id", value)), safe="")
+def object_id(value: Any, kind: str) -> str:
+    """An id (or a model that has one) in its canonical form; anything else is not found, as embedded.
+
+    Checked here, so a malformed id never makes a path (nothing in it can climb to another route)
+    and reads ``job 12 not found`` rather than the router's bare ``Not Found``.
+    """
+    raw = getattr(value, "id", value)
+    try:
+        return str(uuid.UUID(str(raw)))
+    except ValueError:
+        raise NotFound(f"{kind} {raw} not found") from None
+
+
+_SIGNED_PARTS = re.compile(r"(/storage/)[^/?#\s]+|\?[^\s\"]*(?:Signature|X-Amz-Credential)=[^\s\"]*")
+
+
+def _redacted(text: str) -> str:
+    return _SIGNED_PARTS.sub(lambda m: f"{m.group(1)}[token]" if m.group(1) else "?[signed]", text)
+
+
+class _RedactSignedUrls(logging.Filter):
+    """httpx logs each request's URL at INFO; a signed URL's token is its whole authorisation (issue 8)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_redacted(str(a)) if isinstance(a, str | httpx.URL) else a for a in record.args)
+        return True
+
+
+def redact_signed_urls() -> None:
+    """Install the filter on httpx's logger once (a client is made: no side effect at import)."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _RedactSignedUrls) for f in logger.filters):
+        logger.addFilter(_RedactSignedUrls())
 
 
 def request_args(call: Call, root: str, token: str | None) -> dict[str, Any]:
@@ -237,6 +270,7 @@ __all__ = [
     "error_of",
     "put_headers",
     "reply",
+    "object_id",
+    "redact_signed_urls",
     "request_args",
-    "segment",
 ]

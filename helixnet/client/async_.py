@@ -36,6 +36,7 @@ from helixnet.client._protocol import (
     connection_failed,
     error_of,
     put_headers,
+    redact_signed_urls,
     reply,
     request_args,
 )
@@ -49,6 +50,7 @@ class AsyncClient:
                  transport: httpx.AsyncBaseTransport | None = None) -> None:  # fmt: skip
         self.base_url = api_root(base_url)
         self.token = token
+        redact_signed_urls()
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport, headers={"User-Agent": USER_AGENT})
 
     # -- running a flow -----------------------------------------------------------------------------

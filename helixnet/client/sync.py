@@ -35,6 +35,7 @@ from helixnet.client._protocol import (
     connection_failed,
     error_of,
     put_headers,
+    redact_signed_urls,
     reply,
     request_args,
 )
@@ -53,6 +54,7 @@ class Client:
                  transport: httpx.BaseTransport | None = None) -> None:  # fmt: skip
         self.base_url = api_root(base_url)
         self.token = token
+        redact_signed_urls()
         self._http = httpx.Client(timeout=timeout, transport=transport, headers={"User-Agent": USER_AGENT})
 
     # -- running a flow -----------------------------------------------------------------------------
