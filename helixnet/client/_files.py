@@ -54,8 +54,8 @@ class Source:
                 raise ValidationFailed.field([loc], "a text file; open it in binary mode ('rb')")
             name = getattr(data, "name", None)
             self.filename = filename or (Path(name).name if isinstance(name, str) and name else "upload.bin")
-            self._owned = False
-            self._file = data if _seekable(data) else _spooled(data)
+            self._owned = not _seekable(data)  # a spool of ours is closed; the caller's file is theirs
+            self._file = _spooled(data) if self._owned else data
         else:
             raise ValidationFailed.field([loc], f"expected a path, bytes or a binary file, not {type(data).__name__}")
         self._start = self._file.tell()
