@@ -118,7 +118,7 @@ def _spooled(file: Any) -> IO[bytes]:
     while chunk := file.read(CHUNK):
         spool.write(chunk)
     spool.seek(0)
-    return spool  # type: ignore[return-value]
+    return spool
 
 
 class Sink:
@@ -132,7 +132,7 @@ class Sink:
         if hasattr(dest, "write"):
             self._file: IO[bytes] = dest  # type: ignore[assignment]
             return
-        path = Path(dest)  # type: ignore[arg-type]
+        path = Path(dest)
         if path.is_dir():
             name = Path(filename).name
             path = path / (name if name not in ("", ".", "..") else fallback_name)

@@ -43,7 +43,12 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 API_PREFIX = "/api/v1"
-USER_AGENT = "helixnet-client"
+
+
+def user_agent() -> str:
+    from helixnet import __version__
+
+    return f"helixnet-client/{__version__}"
 
 
 class ConnectionFailed(HelixNetError, ConnectionError):

@@ -23,7 +23,6 @@ import httpx
 from helixnet.client import _flows as flows
 from helixnet.client._files import CHUNK, DownloadTarget, UploadSource
 from helixnet.client._protocol import (
-    USER_AGENT,
     Call,
     Fetch,
     Flow,
@@ -39,6 +38,7 @@ from helixnet.client._protocol import (
     redact_signed_urls,
     reply,
     request_args,
+    user_agent,
 )
 from helixnet.core.schemas import ArtifactRead, JobEventRead, JobRead, UserRead
 
@@ -51,7 +51,7 @@ class AsyncClient:
         self.base_url = api_root(base_url)
         self.token = token
         redact_signed_urls()
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport, headers={"User-Agent": USER_AGENT})
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport, headers={"User-Agent": user_agent()})
 
     # -- running a flow -----------------------------------------------------------------------------
 
@@ -174,7 +174,7 @@ class AsyncClient:
         return await self._run(flows.upload(data, filename, content_type))
 
     async def download(self, artifact_id: Any, dest: DownloadTarget) -> Path | int:
-        return await self._run(flows.download(artifact_id, dest))  # type: ignore[no-any-return]
+        return await self._run(flows.download(artifact_id, dest))
 
     # -- lifetime -----------------------------------------------------------------------------------
 

@@ -22,7 +22,6 @@ import httpx
 from helixnet.client import _flows as flows
 from helixnet.client._files import CHUNK, DownloadTarget, UploadSource
 from helixnet.client._protocol import (
-    USER_AGENT,
     Call,
     Fetch,
     Flow,
@@ -38,6 +37,7 @@ from helixnet.client._protocol import (
     redact_signed_urls,
     reply,
     request_args,
+    user_agent,
 )
 from helixnet.core.schemas import ArtifactRead, JobEventRead, JobRead, UserRead
 
@@ -55,7 +55,7 @@ class Client:
         self.base_url = api_root(base_url)
         self.token = token
         redact_signed_urls()
-        self._http = httpx.Client(timeout=timeout, transport=transport, headers={"User-Agent": USER_AGENT})
+        self._http = httpx.Client(timeout=timeout, transport=transport, headers={"User-Agent": user_agent()})
 
     # -- running a flow -----------------------------------------------------------------------------
 

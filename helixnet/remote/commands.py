@@ -215,7 +215,7 @@ def register(commands: Any) -> None:
     common.add_argument("--json", action="store_true", help="print one JSON document for scripts")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
-        parser = sub.add_parser(name, help=help, parents=[common])
+        parser: argparse.ArgumentParser = sub.add_parser(name, help=help, parents=[common])
         parser.set_defaults(func=_guarded(func))
         return parser
 

@@ -26,7 +26,9 @@ async def test_async_client_basics(server: Any, login: Login, tmp_path: Path) ->
         async def progress(job: JobRead) -> None:  # a coroutine callback is awaited
             seen.append(job)
 
-        job = await client.submit("textstats", {"top": 1}, files={"content": b"a b a\n"})
+        book = tmp_path / "book.txt"
+        book.write_bytes(b"a b a\n")
+        job = await client.submit("textstats", {"top": 1}, files={"content": book})
         done = await client.wait(job.id, timeout=30, on_progress=progress)
         assert done.status == JobStatus.SUCCESS and done.result["top_terms"] == [{"term": "a", "count": 2}]
         assert seen[-1].status == JobStatus.SUCCESS

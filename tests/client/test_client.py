@@ -99,8 +99,14 @@ def test_errors_are_the_embedded_services_classes(server: Any, make_login: Calla
         with pytest.raises(helixnet.WaitTimeout):
             client.wait(slow.id, timeout=0.2)
         assert client.cancel(slow.id).status in (JobStatus.CANCELLED, JobStatus.RUNNING)
-    with Client(server.base) as fresh, pytest.raises(helixnet.AuthenticationFailed):
-        fresh.login(alice.email, "a wrong password")
+    with Client(server.base) as fresh:
+        with pytest.raises(helixnet.AuthenticationFailed):
+            fresh.login(alice.email, "a wrong password")
+        with pytest.raises(helixnet.RateLimited) as limited:  # 5 failures a window (HELIXNET_LOGIN_MAX_FAILURES)
+            for _ in range(10):
+                with pytest.raises(helixnet.AuthenticationFailed):
+                    fresh.login(alice.email, "a wrong password")
+        assert limited.value.retry_after >= 1
     with Client(server.base, bob.token) as as_bob, pytest.raises(helixnet.NotFound):
         as_bob.job(done.id)  # another user's job does not exist for bob
     with Client(server.base, "not-a-token") as stranger, pytest.raises(helixnet.AuthenticationFailed):
