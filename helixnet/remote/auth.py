@@ -59,10 +59,17 @@ def saved() -> dict[str, str] | None:
 def resolve(url: str | None = None) -> Remote:
     """The server (``--url``, ``HELIXNET_URL``, the saved one) and its token (``HELIXNET_TOKEN``, the saved one)."""
     login = saved()
-    chosen = url or os.environ.get("HELIXNET_URL") or (login or {}).get("url")
+    given = [
+        (url, "--url"),
+        (os.environ.get("HELIXNET_URL"), "HELIXNET_URL"),
+        ((login or {}).get("url"), "the saved login"),
+    ]
+    chosen, source = next(((value, name) for value, name in given if value), (None, ""))
     if not chosen:
         raise CommandError("no server: set HELIXNET_URL, pass --url, or run `helixnet remote login --url URL`",
                            EXIT_USAGE)  # fmt: skip
+    if not chosen.strip().lower().startswith(("http://", "https://")):
+        raise CommandError(f"{source} must be an http:// or https:// URL, not {chosen!r}", EXIT_USAGE)
     chosen = same_server(chosen)
     token = os.environ.get("HELIXNET_TOKEN") or None
     if token is None and login is not None and same_server(login["url"]) == chosen:

@@ -47,16 +47,16 @@ def _connected(args: argparse.Namespace) -> Any:
 
 def cmd_login(args: argparse.Namespace) -> int:
     remote = resolve(args.url)
-    email = args.email or _ask("Email: ")
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    elif sys.stdin.isatty():
-        password = getpass.getpass("Password: ")
-    else:
-        raise CommandError("no terminal to ask for the password; use --password-stdin", EXIT_USAGE)
-    if not password:
-        raise CommandError("no password given", EXIT_USAGE)
-    with _client(remote) as client:
+    with _client(remote) as client:  # a malformed URL is refused before anything is asked
+        email = args.email or _ask("Email: ")
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        elif sys.stdin.isatty():
+            password = getpass.getpass("Password: ")
+        else:
+            raise CommandError("no terminal to ask for the password; use --password-stdin", EXIT_USAGE)
+        if not password:
+            raise CommandError("no password given", EXIT_USAGE)
         token = client.login(email, password)
         user = client.me()
     path = remember(remote.url, token, user.email)
