@@ -164,3 +164,20 @@ def test_multi_megabyte_round_trip_on_each_stack(start_server: Any, stack: Any, 
         assert client.download(artifact, buffer) == artifact.size
         assert hashlib.sha256(buffer.getvalue()).hexdigest() == digest
         assert [p.name for p in folder.iterdir()] == ["big.bin"]  # no .part file left
+
+
+def test_a_failed_transfer_deletes_its_artifact_and_hides_the_signed_url(server: Any, login: Login) -> None:
+    class DroppedPut(httpx.HTTPTransport):
+        """The real server, except that every PUT to a signed URL times out."""
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "PUT":
+                raise httpx.WriteTimeout("the network went away", request=request)
+            return super().handle_request(request)
+
+    with Client(server.base, login.token, transport=DroppedPut()) as client:
+        with pytest.raises(ConnectionFailed) as failed:
+            client.upload(b"payload", "lost.txt")
+        assert str(failed.value) == f"cannot reach {server.base} (a signed URL): timed out"
+        listed = httpx.get(f"{server.base}/api/v1/artifacts", headers={"Authorization": f"Bearer {login.token}"})
+        assert listed.json() == []  # the announced artifact went with the failed upload
