@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from helixnet.cli import main
+from helixnet.client import Client
 from helixnet.remote.auth import config_dir, remember, resolve
 from helixnet.remote.output import ProgressBar
 
@@ -68,7 +70,8 @@ def test_login_submit_list_get_cancel_download_logout(remote: Run, server: Any, 
     shown = remote("get", job["id"])
     assert shown.returncode == 0 and "status    SUCCESS (100%)" in shown.stdout and '"term": "three"' in shown.stdout
 
-    slow = json.loads(remote("submit", "sleep", "-p", "seconds=30", "--json").stdout)
+    with Client(server.base, login.token) as client:  # in process: one subprocess fewer
+        slow = client.submit("sleep", {"seconds": 30}).model_dump(mode="json")
     cancelled = remote("cancel", slow["id"])
     assert cancelled.returncode == 0 and cancelled.stdout.startswith(f"job {slow['id']}: ")
 
@@ -78,27 +81,52 @@ def test_login_submit_list_get_cancel_download_logout(remote: Run, server: Any, 
     assert fetched.returncode == 0, fetched.stderr
     assert json.loads(target.read_text())["words"] == 6 and str(target) in fetched.stdout
 
-    assert remote("logout").returncode == 0 and not saved.exists()
-    after = remote("jobs")
-    assert after.returncode == 1 and after.stderr.startswith("helixnet remote: error: not signed in")
+    signed_out = remote("logout")
+    assert signed_out.returncode == 0 and not saved.exists() and str(saved) in signed_out.stdout
 
 
-def test_failures_are_one_line_and_a_non_zero_exit(remote: Run, login: Login, tmp_path: Path) -> None:
+def test_a_bad_token_is_one_line_and_exit_1(remote: Run) -> None:
     bad_token = remote("jobs", HELIXNET_TOKEN="not-a-token")
     assert bad_token.returncode == 1 and bad_token.stdout == ""
     assert bad_token.stderr.splitlines() == ["helixnet remote: error: invalid token"]
-    bad_params = remote("submit", "echo", "-p", "nope=1", HELIXNET_TOKEN=login.token)
-    assert bad_params.returncode == 1
-    [line] = bad_params.stderr.splitlines()
-    assert line.startswith("helixnet remote: error: ") and "params.nope" in line
-    usage = remote("submit", "echo", "-p", "no-equals-sign", HELIXNET_TOKEN=login.token)
-    assert usage.returncode == 2 and usage.stderr.splitlines() == [
-        "helixnet remote: error: -p expects name=value, not 'no-equals-sign'"
-    ]
-    refused = remote("plugins", "--json", HELIXNET_URL="http://127.0.0.1:9", HELIXNET_TOKEN="t")
-    assert refused.returncode == 1 and "cannot reach http://127.0.0.1:9" in refused.stderr
-    failing = remote("submit", "echo", "-p", "fail=true", "--wait", HELIXNET_TOKEN=login.token)
-    assert failing.returncode == 1 and "ended FAILURE" in failing.stderr and "status    FAILURE" in failing.stdout
+
+
+def test_other_failures_are_one_line_too(
+    server: Any, login: Login, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In process (main() as the console script calls it): the same code paths, no interpreter start each."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("HELIXNET_URL", server.base)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(["remote", *argv])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err
+        return code, out, err
+
+    code, _, err = run("jobs")
+    assert (
+        code == 1
+        and err
+        == f"helixnet remote: error: not signed in to {server.base}: run `helixnet remote login` or set HELIXNET_TOKEN\n"
+    )
+    monkeypatch.setenv("HELIXNET_TOKEN", login.token)
+    code, _, err = run("submit", "echo", "-p", "nope=1")
+    assert code == 1 and err.count("\n") == 1 and err.startswith("helixnet remote: error: ") and "params.nope" in err
+    code, _, err = run("submit", "echo", "-p", "no-equals-sign")
+    assert code == 2 and err == "helixnet remote: error: -p expects name=value, not 'no-equals-sign'\n"
+    code, _, err = run("submit", "textstats", "-i", f"content={tmp_path / 'missing.txt'}")
+    assert code == 2 and "no such file" in err
+    code, out, err = run("submit", "echo", "-p", "fail=true", "--wait")
+    assert code == 1 and "ended FAILURE" in err and "status    FAILURE" in out
+    code, _, err = run("get", "12")
+    assert code == 1 and err == "helixnet remote: error: job 12 not found\n"
+    monkeypatch.setenv("HELIXNET_URL", "http://127.0.0.1:9")
+    code, _, err = run("plugins", "--json")
+    assert code == 1 and err.startswith("helixnet remote: error: cannot reach http://127.0.0.1:9/api/v1/plugins")
+    monkeypatch.setenv("HELIXNET_URL", "127.0.0.1:9")
+    assert run("plugins") == (2, "", "helixnet remote: error: HELIXNET_URL must be an http:// or https:// URL, "
+                                     "not '127.0.0.1:9'\n")  # fmt: skip
 
 
 def test_the_progress_bar_draws_only_on_a_terminal() -> None:
