@@ -140,7 +140,7 @@ class Sink:
         self._part = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
         try:
             # 0o666 less the umask: the file ends with the permissions any new file would have.
-            fd = os.open(self._part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            fd = os.open(self._part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         except OSError as exc:
             raise ValidationFailed.field(["dest"], f"cannot write {path}: {exc.strerror or exc}") from exc
         self._file = os.fdopen(fd, "wb")
