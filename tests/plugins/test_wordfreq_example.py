@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,12 @@ def test_wordfreq_is_discovered_and_runs(installed, tmp_path):
         assert job.result_path == job.artifacts[0].object_name
     finally:
         hx.stop()
+
+
+def test_the_examples_own_tests_pass_with_helixnet_testing(installed):
+    """examples/plugin-wordfreq/tests, run as its author runs them: ``pytest`` in the package's folder."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=EXAMPLE, env=env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "3 passed" in run.stdout
