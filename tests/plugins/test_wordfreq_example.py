@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from helixnet import HelixNet, JobStatus, Settings
 from helixnet.plugins.registry import discover
 
+pytest_plugins = ["pytester"]
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plugin-wordfreq"
 
 
@@ -47,10 +47,12 @@ def test_wordfreq_is_discovered_and_runs(installed, tmp_path):
         hx.stop()
 
 
-def test_the_examples_own_tests_pass_with_helixnet_testing(installed):
-    """examples/plugin-wordfreq/tests, run as its author runs them: ``pytest`` in the package's folder."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed), os.environ.get("PYTHONPATH", "")])}
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=EXAMPLE, env=env,
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "3 passed" in run.stdout
+def test_the_examples_own_tests_pass_with_helixnet_testing(installed, hx, pytester):
+    """examples/plugin-wordfreq/tests as its author runs them, with its own pytest configuration.
+
+    ``hx`` first: HelixNet's modules are imported before pytester snapshots sys.modules (see
+    tests/test_testing_plugin.py).
+    """
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:asyncio", "-c", str(EXAMPLE / "pyproject.toml"),
+                                          "--rootdir", str(EXAMPLE), str(EXAMPLE / "tests"))  # fmt: skip
+    result.assert_outcomes(passed=3)
