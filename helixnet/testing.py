@@ -144,7 +144,9 @@ class JobRunnerForTests:
             return name  # type: ignore[return-value]  # already this plugin (installed, or registered earlier)
         instance = plugin() if isinstance(plugin, type) else plugin
         if not instance.configure(self.hx.settings):
-            raise PluginError(f"plugin {name!r} declined configure(settings): set what it needs in helixnet_settings")
+            raise PluginError(
+                f"plugin {name!r} declined configure(settings): give it what it needs first (helixnet_settings, environment)"
+            )
         registry.add(instance, entry_point=f"{name} (registered by helixnet.testing)", replace=True)
         return instance.name
 
