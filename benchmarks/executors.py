@@ -99,7 +99,7 @@ def main() -> None:
     if not args.no_dask:
         from distributed import LocalCluster
 
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0")
         executors.append("dask://" + cluster.scheduler_address.removeprefix("tcp://"))
     try:
         print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}\n")

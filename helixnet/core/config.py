@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     worker_claim_batch: int = Field(default=10, ge=1, le=100, description=(
         "Ready jobs one worker thread may claim in one statement while the queue is deep and its jobs quick;"
         " 1 claims one at a time."))
+    worker_claim_batch_below_seconds: float = Field(default=0.02, gt=0, le=3600, description=(
+        "A thread claims in batches only while its jobs take less than this on average (claim, run and"
+        " record); slower jobs are claimed one at a time so they spread over the threads."))
     job_heartbeat_seconds: float = Field(default=5.0, gt=0)
     job_lost_after_seconds: float = Field(default=30.0, gt=0)
     job_max_retries: int = Field(default=0, ge=0, le=100)
