@@ -91,7 +91,7 @@ def cpu_bound(executor: str, n: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=50)
-    parser.add_argument("--burn", type=int, default=3_000_000, help="loop iterations per CPU-bound job")
+    parser.add_argument("--burn", type=int, default=15_000_000, help="loop iterations per CPU-bound job")
     parser.add_argument("--no-dask", action="store_true")
     args = parser.parse_args()
     executors = ["thread", "process"]

@@ -96,6 +96,7 @@ class HelixNet:
         self.executors = Executors(
             self.settings.executors,
             StorageSpec(self.settings.resolved_storage_url, dict(self.settings.storage_options)),
+            self.plugins,
         )
         self.runner = JobRunner(
             self.db, self.storage, self.plugins, clock=clock, retry_backoff=self._backoff, requeue=self._requeue,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import subprocess
 import sys
@@ -161,6 +162,44 @@ def test_a_crashing_child_fails_its_job_and_the_worker_carries_on(px: HelixNet, 
         assert any("Traceback" in m and "KeyError" in m for m in _events(px, owner, job.id))
     after = px.jobs.wait(px.jobs.submit(owner, "burn", params={"n": 10}).id, timeout=30)
     assert after.status == JobStatus.SUCCESS
+
+
+SCRIPT = """
+import json, os, sys
+from helixnet import ComputePlugin, HelixNet, NoParams, Settings
+
+IMPORTED_IN = os.getpid()
+
+
+class Where(ComputePlugin):
+    name = "where"
+    executor = "process"
+
+    def run(self, ctx, params):
+        return {"pid": os.getpid(), "parent": os.getppid(), "imported_in": IMPORTED_IN}
+
+
+if __name__ == "__main__":
+    hx = HelixNet(Settings(data_dir=sys.argv[1], bcrypt_rounds=4))
+    hx.plugins.add(Where)
+    hx.start(1)
+    user = hx.users.create(email="ada@example.org", password="correct horse battery")
+    print(json.dumps([hx.jobs.wait(hx.jobs.submit(user, "where").id, timeout=60).result for _ in range(3)]))
+    hx.stop()
+"""
+
+
+def test_a_scripts_plugin_is_imported_once_by_the_forkserver_not_by_every_child(tmp_path: Any) -> None:
+    """Children fork from a server that imported the script (and helixnet) once: no per-job import."""
+    script = tmp_path / "run_where.py"
+    script.write_text(SCRIPT)
+    ran = subprocess.run([sys.executable, str(script), str(tmp_path / "data")], capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    results = json.loads(ran.stdout)
+    assert len({r["pid"] for r in results}) == 3  # a child per job...
+    assert {r["parent"] for r in results} == {r["imported_in"] for r in results}  # ...all forked from one server
+    assert all(r["imported_in"] != r["pid"] for r in results)  # not imported again in each child
 
 
 def test_helixnet_executors_overrides_the_plugins_choice(make_hx: Any) -> None:

@@ -68,9 +68,12 @@ def executor_schemes() -> list[str]:
 class Executors:
     """Chooses each plugin's executor (``HELIXNET_EXECUTORS`` first, then the plugin's ``executor``)."""
 
-    def __init__(self, overrides: Mapping[str, str], storage: StorageSpec) -> None:
+    def __init__(
+        self, overrides: Mapping[str, str], storage: StorageSpec, plugins: Mapping[str, ComputePlugin] | None = None
+    ) -> None:
         self._overrides = dict(overrides)
         self._storage = storage
+        self._plugins = plugins if plugins is not None else {}
         self._made: dict[str, Executor] = {}
         self._lock = threading.Lock()
         known = executor_schemes()
@@ -90,6 +93,10 @@ class Executors:
             executor = self._made.get(spec)
             if executor is None:
                 executor = self._made[spec] = _factory(spec)(spec, self._storage)
+                if callable(preload := getattr(executor, "preload", None)):
+                    # e.g. the process executor's forkserver imports these once, not each job's child
+                    preload(sorted({type(plugin).__module__ for name, plugin in self._plugins.items()
+                                    if self.spec_for(name, plugin) == spec}))  # fmt: skip
             return executor
 
     def run(self, call: PluginCall) -> _Outcome:

@@ -7,6 +7,7 @@ needs. Each child starts its own session, so the worker can kill it with everyth
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import signal
@@ -17,6 +18,20 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from helixnet.worker.executors.remote import run_remote
+
+CHILD_MODULE = "helixnet.worker.executors.child"
+#: The worker's import path and main script, for the forkserver, which imports this module first
+#: (see process._start_child): Python 3.11's forkserver passes neither on, though children need both.
+SYS_PATH_VARIABLE = "HELIXNET_FORKSERVER_SYS_PATH"
+MAIN_PATH_VARIABLE = "HELIXNET_FORKSERVER_MAIN"
+if _worker_path := os.environ.get(SYS_PATH_VARIABLE):
+    sys.path[:0] = [path for path in json.loads(_worker_path) if path not in sys.path]
+if _main_path := os.environ.get(MAIN_PATH_VARIABLE):
+    # Imported once here as __mp_main__, the worker's script is not run again in every child (they
+    # skip it when __main__ is already that file), and plugins defined in it unpickle at once.
+    from multiprocessing import spawn
+
+    spawn.import_main_path(_main_path)
 
 #: A child whose worker vanished (its connection closed) is killed, with its group, after this long.
 ORPHAN_GRACE_SECONDS = 5.0

@@ -14,19 +14,22 @@ a script that runs jobs this way in its own process guards its entry with ``if _
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import multiprocessing
 import os
 import pickle
 import signal
 import sys
+import threading
 import time
+from multiprocessing import forkserver, spawn
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from helixnet.worker.executors import PluginCall, StorageSpec
-from helixnet.worker.executors.child import child_main
+from helixnet.worker.executors.child import CHILD_MODULE, MAIN_PATH_VARIABLE, SYS_PATH_VARIABLE, child_main
 from helixnet.worker.executors.remote import apply_message, describe, outcome_from
 from helixnet.worker.outcome import _Outcome
 
@@ -59,7 +62,7 @@ class ProcessExecutor:
         child = _CONTEXT.Process(target=child_main, args=(theirs, list(sys.path), job_bytes),
                                  name=f"helixnet-job-{call.ctx.job_id[:8]}")  # fmt: skip
         try:
-            child.start()
+            _start_child(child)
         except OSError as exc:
             return _Outcome.failed(f"could not start the plugin's process: {exc}")
         finally:
@@ -112,6 +115,17 @@ class ProcessExecutor:
             return _Outcome(ok=False, error="cancelled", cancelled=True)
         return _Outcome.failed(f"the plugin's process {describe_exit(code)} before it finished")
 
+    def preload(self, modules: list[str]) -> None:
+        """Have the forkserver import these (the plugins' modules) before its first fork.
+
+        Each job's child then starts with its plugin imported: a plugin that imports numpy or torch
+        pays for it once per worker, not once per job. A plugin defined in the script being run
+        (``__main__``) makes the server import that script once (hence the ``__main__`` guard).
+        Plugins added after the first process job still work; their children import them.
+        """
+        with _PRELOAD_LOCK:
+            _PRELOAD.update(modules)
+
     def close(self) -> None:
         """Nothing pooled: each job's child ends with the job."""
 
@@ -151,11 +165,40 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _forkserver() -> Any:
-    context = multiprocessing.get_context("forkserver")
-    # Children fork from a server that has helixnet imported: milliseconds per job, not a second.
-    context.set_forkserver_preload(["helixnet.worker.executors.child"])
-    return context
+#: What the forkserver imports when it starts (one per worker process, started by the first process job),
+#: after ``helixnet.worker.executors.child``, which sets the server's import path from ``SYS_PATH_VARIABLE``.
+_PRELOAD: set[str] = set()
+_CONTEXT = multiprocessing.get_context("forkserver")
+#: The preload the process's forkserver was started with. Kept on that one forkserver object, not
+#: in this module, which may be imported twice (pytester drops modules a test imported).
+_SERVER: dict[str, Any] = forkserver._forkserver.__dict__.setdefault(
+    "_helixnet_state", {"preloaded": None, "lock": threading.Lock()}
+)
+_PRELOAD_LOCK: threading.Lock = _SERVER["lock"]
 
 
-_CONTEXT = _forkserver()
+def _start_child(child: BaseProcess) -> None:
+    """Fork ``child`` from a server that has helixnet and the plugins imported: milliseconds, not a second.
+
+    The server starts with the first process job of this worker, importing the modules of the plugins
+    known then; a plugin registered later still runs, its children importing it themselves. The server
+    must see the worker's import path and main script to import plugins that are not installed (a
+    script's, a test's); Python 3.11's forkserver passes neither on, so they travel in environment
+    variables that the first preloaded module reads.
+    """
+    with _PRELOAD_LOCK:
+        if _SERVER["preloaded"] is None or not getattr(forkserver._forkserver, "_forkserver_pid", 1):
+            preload = [CHILD_MODULE, *sorted(_PRELOAD - {CHILD_MODULE, "__main__"})]
+            _CONTEXT.set_forkserver_preload(preload)
+            passed = {SYS_PATH_VARIABLE: json.dumps(sys.path)}
+            # Exactly the path each child will be told to run as __main__ (multiprocessing's own normalising).
+            if main_path := spawn.get_preparation_data("helixnet-forkserver").get("init_main_from_path"):
+                passed[MAIN_PATH_VARIABLE] = main_path
+            os.environ.update(passed)
+            try:
+                forkserver.ensure_running()
+            finally:
+                for name in passed:
+                    os.environ.pop(name, None)
+            _SERVER["preloaded"] = preload
+    child.start()
