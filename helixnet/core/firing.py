@@ -1,0 +1,260 @@
+"""The firing step: due schedules become jobs, queued runs are released, delayed jobs are enqueued.
+
+``tick(now)`` runs in every process that runs the sweeper (``worker/pool.py``), several times a
+second, from the database: no queue-side ETA, no single "beat" process that must not run twice
+(Celery beat fires twice when it does; huey allows one periodic enqueuer). Several processes may
+tick at once and none fires twice:
+
+* each schedule is advanced with a compare-and-set on ``next_fire_at``: of two processes that saw
+  the same due time, one updates the row and fires, the other finds it changed and does nothing
+  (on PostgreSQL it waits on the row lock, then re-reads; SQLite takes writers one at a time);
+* the job rows carry (schedule_id, fire_time), unique together, inserted with ON CONFLICT DO
+  NOTHING on both databases: whatever else races (``run_now``, an old process), a fire time makes
+  one job.
+
+Catch-up: a fire time later than ``now - catchup_seconds`` runs, once per missed fire time (five
+missed minutes of an every-minute schedule run five jobs); older ones are counted on the schedule
+(``missed_count``, ``last_missed_at``) and not run. A fire that is only a few seconds late
+(``GRACE_SECONDS``) is never "missed", whatever the window.
+
+Overlap, when an earlier run of the schedule is still PENDING or RUNNING: ``allow`` fires anyway;
+``skip`` fires no job and counts the fire (``skipped_count``, ``last_skipped_at``); ``queue``
+records the job PENDING but held (``scheduled_at = HELD``, off the queue, refused by the claim)
+until the earlier runs are final, then this step releases the oldest held one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Connection, Insert, Table, and_, exists, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from helixnet.core.crontime import FireTimes
+from helixnet.core.db import Database
+from helixnet.core.events import event_values
+from helixnet.core.models import Job, JobEvent, JobStatus, Schedule, new_id
+from helixnet.errors import Conflict, QueueUnavailable
+from helixnet.queue import Queue
+
+log = logging.getLogger(__name__)
+
+#: ``scheduled_at`` of a run held by overlap "queue": later than any real time, so nothing claims it.
+HELD = datetime(9999, 1, 1, tzinfo=UTC)
+#: A fire this late is late, not missed: the loop looks twice a second, a busy database may lag.
+GRACE_SECONDS = 5.0
+#: Fire times one schedule fires in one tick (a long catch-up continues at the next tick).
+FIRE_CAP = 100
+#: Old fire times counted as missed in one go (beyond this the count is a lower bound).
+MISSED_CAP = 10_000
+#: Due schedules taken per tick.
+DUE_BATCH = 500
+_ACTIVE = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
+_jobs = cast(Table, Job.__table__)
+
+
+@dataclass
+class FireReport:
+    fired: int = 0
+    held: int = 0
+    skipped: int = 0
+    missed: int = 0
+    released: int = 0
+    delayed: int = 0
+    next_due: datetime | None = None
+    job_ids: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.fired + self.held + self.skipped + self.missed + self.released + self.delayed
+
+
+def fire_times(row: Schedule) -> FireTimes:
+    return FireTimes(cron=row.cron, interval_seconds=row.interval_seconds, timezone=row.timezone)
+
+
+class ScheduleFirer:
+    """Turns due fire times into jobs; safe to run in any number of processes at once."""
+
+    def __init__(self, db: Database, queue: Queue, *, default_max_retries: int = 0,
+                 default_timeout: float | None = None, enqueue_due: Callable[[datetime], int] | None = None,
+                 on_change: Callable[[str, str | None], None] | None = None) -> None:  # fmt: skip
+        self._db = db
+        self._queue = queue
+        self._max_retries = default_max_retries
+        self._timeout = default_timeout
+        self._enqueue_due = enqueue_due
+        self._changed = on_change or (lambda job_id, owner_id: None)
+        dialect = sqlite if db.is_sqlite else postgresql
+        self._insert: Insert = (
+            dialect.insert(_jobs)
+            .on_conflict_do_nothing(index_elements=["schedule_id", "fire_time"])
+            .returning(_jobs.c.id)
+        )
+
+    def tick(self, now: datetime) -> FireReport:
+        """One pass at ``now``: fire what is due, release queued runs, enqueue due delayed jobs."""
+        report = FireReport()
+        with self._db.read() as session:
+            due = list(session.scalars(
+                select(Schedule).where(Schedule.next_fire_at <= now).order_by(Schedule.next_fire_at).limit(DUE_BATCH)))  # fmt: skip
+        for row in due:
+            try:
+                self._fire_due(row, now, report)
+            except Exception:  # one bad schedule must not stop the others
+                log.exception("schedule %s could not fire", row.id)
+        self._release_queued(now, report)
+        if self._enqueue_due is not None:
+            report.delayed = self._enqueue_due(now)
+        with self._db.read() as session:
+            report.next_due = session.scalar(select(func.min(Schedule.next_fire_at)))
+        return report
+
+    # -- firing ---------------------------------------------------------------------------------------
+
+    def _fire_due(self, row: Schedule, now: datetime, report: FireReport) -> None:
+        times = fire_times(row)
+        old_next = row.next_fire_at
+        assert old_next is not None
+        window_start = now - timedelta(seconds=max(row.catchup_seconds, GRACE_SECONDS))
+        missed, last_missed = 0, None
+        due: datetime | None = old_next
+        if old_next < window_start:
+            tiny = timedelta(microseconds=1)
+            for when in [old_next, *times.between(old_next, window_start - tiny, limit=MISSED_CAP)]:
+                missed, last_missed = missed + 1, when
+            due = times.next_after(window_start - tiny)
+        to_fire: list[datetime] = []
+        while due is not None and due <= now and len(to_fire) < FIRE_CAP:
+            to_fire.append(due)
+            due = times.next_after(due)
+        values: dict[str, Any] = {"next_fire_at": due}
+        if missed:
+            values.update(missed_count=Schedule.missed_count + missed, last_missed_at=last_missed)
+        enqueue: list[tuple[str, int]] = []
+        changed: list[str] = []
+        with self._db.connect() as conn:
+            # Compare-and-set: only the process that moves next_fire_at on fires these times.
+            cas = update(Schedule).where(Schedule.id == row.id, Schedule.next_fire_at == old_next)
+            if not conn.execute(cas.values(**values)).rowcount:
+                return
+            skipped, last_skipped, last_fire, last_job = 0, None, None, None
+            for fire_time in to_fire:
+                active = row.overlap != "allow" and _has_active_run(conn, row.id)
+                if active and row.overlap == "skip":
+                    skipped, last_skipped = skipped + 1, fire_time
+                    continue
+                held = active and row.overlap == "queue"
+                job_id = self._insert_run(conn, row, fire_time, now, held=held)
+                if job_id is None:
+                    continue  # another process recorded this fire time already
+                last_fire, last_job = fire_time, job_id
+                changed.append(job_id)
+                if held:
+                    report.held += 1
+                else:
+                    report.fired += 1
+                    enqueue.append((job_id, 0))
+            after: dict[str, Any] = {}
+            if skipped:
+                after.update(skipped_count=Schedule.skipped_count + skipped, last_skipped_at=last_skipped)
+            if last_job is not None:
+                after.update(last_fire_at=last_fire, last_job_id=last_job)
+            if after:
+                conn.execute(update(Schedule).where(Schedule.id == row.id).values(**after))
+            enqueued = bool(enqueue) and self._queue.enqueue_in(conn, enqueue)
+        report.skipped += skipped
+        report.missed += missed
+        report.job_ids += changed
+        if missed:
+            log.warning("schedule %s: %d fire time(s) older than its catch-up window were not run (last %s)",
+                        row.id, missed, last_missed)  # fmt: skip
+        if not enqueued:
+            self._enqueue(enqueue)
+        for job_id in changed:
+            self._changed(job_id, row.owner_id)
+
+    def fire_now(self, row: Schedule, now: datetime) -> str:
+        """``run_now``: one extra run at ``now``, whatever the overlap policy (it was asked for)."""
+        with self._db.connect() as conn:
+            job_id = self._insert_run(conn, row, now, now, held=False)
+            if job_id is None:
+                raise Conflict(f"schedule {row.id} already fired at {now.isoformat()}")
+            conn.execute(update(Schedule).where(Schedule.id == row.id).values(last_fire_at=now, last_job_id=job_id))
+            conn.execute(insert(JobEvent), [event_values(job_id, "run now: an extra run of its schedule", now=now,
+                                                         source="api")])  # fmt: skip
+            enqueued = self._queue.enqueue_in(conn, [(job_id, 0)])
+        if not enqueued:
+            self._enqueue([(job_id, 0)])
+        self._changed(job_id, row.owner_id)
+        return job_id
+
+    def _insert_run(self, conn: Connection, row: Schedule, fire_time: datetime, now: datetime, *,
+                    held: bool) -> str | None:  # fmt: skip
+        values = {
+            "id": new_id(), "owner_id": row.owner_id, "plugin": row.plugin, "params": row.params,
+            "inputs": row.inputs, "status": JobStatus.PENDING.value, "progress": 0.0, "attempts": 0,
+            "max_retries": self._max_retries, "priority": 0, "timeout": self._timeout, "cancel_requested": False,
+            "created_at": now, "queued_at": None if held else now, "scheduled_at": HELD if held else None,
+            "schedule_id": row.id, "fire_time": fire_time,
+        }  # fmt: skip
+        try:
+            job_id = conn.execute(self._insert, values).scalar()
+        except IntegrityError:  # a driver that reports the conflict anyway: the same "lost the race"
+            return None
+        if job_id is not None and held:
+            message = f"fire of {fire_time.isoformat()} queued: an earlier run of schedule {row.id} is still active"
+            conn.execute(insert(JobEvent), [event_values(job_id, message, now=now, source="scheduler")])
+        return cast(str | None, job_id)
+
+    # -- overlap "queue": release the next held run once the earlier ones are final -------------------
+
+    def _release_queued(self, now: datetime, report: FireReport) -> None:
+        with self._db.read() as session:
+            held = session.execute(
+                select(Job.schedule_id, func.min(Job.fire_time))
+                .where(Job.status == JobStatus.PENDING.value, Job.queued_at.is_(None), Job.scheduled_at == HELD)
+                .group_by(Job.schedule_id)
+                .limit(DUE_BATCH)
+            ).all()
+        for schedule_id, fire_time in held:
+            with self._db.connect() as conn:
+                running = conn.execute(select(exists().where(
+                    Job.schedule_id == schedule_id, Job.status.in_(_ACTIVE),
+                    or_(Job.scheduled_at.is_(None), Job.scheduled_at != HELD)))).scalar()  # fmt: skip
+                if running:
+                    continue
+                job = conn.execute(select(Job.id, Job.owner_id).where(
+                    Job.schedule_id == schedule_id, Job.fire_time == fire_time)).first()  # fmt: skip
+                if job is None:
+                    continue
+                fence = and_(Job.id == job.id, Job.status == JobStatus.PENDING.value, Job.scheduled_at == HELD)
+                if not conn.execute(update(Job).where(fence).values(scheduled_at=None, queued_at=now)).rowcount:
+                    continue
+                conn.execute(insert(JobEvent), [event_values(
+                    job.id, "released: the earlier runs of its schedule have ended", now=now, source="scheduler")])  # fmt: skip
+                enqueued = self._queue.enqueue_in(conn, [(job.id, 0)])
+            if not enqueued:
+                self._enqueue([(job.id, 0)])
+            report.released += 1
+            self._changed(job.id, job.owner_id)
+
+    def _enqueue(self, items: list[tuple[str, int]]) -> None:
+        for job_id, priority in items:
+            try:
+                self._queue.enqueue(job_id, priority)
+            except QueueUnavailable as exc:  # queued_at is set: the stale-PENDING sweep enqueues it again
+                log.warning("could not enqueue scheduled job %s: %s", job_id, exc)
+
+
+def _has_active_run(conn: Connection, schedule_id: str) -> bool:
+    query = select(exists().where(Job.schedule_id == schedule_id, Job.status.in_(_ACTIVE)))
+    return bool(conn.execute(query).scalar())
+
+
+__all__ = ["GRACE_SECONDS", "HELD", "FireReport", "ScheduleFirer", "fire_times"]
