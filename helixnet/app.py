@@ -94,8 +94,7 @@ class HelixNet:
         # Schedules and delayed jobs are fired from the database by every sweeping process (issue 13).
         self.firer = ScheduleFirer(
             self.db, self.queue, default_max_retries=self.settings.job_max_retries,
-            default_timeout=self.settings.job_default_timeout, enqueue_due=self.jobs.enqueue_due,
-            on_change=self.changes.notify,
+            default_timeout=self.settings.job_default_timeout, on_change=self.changes.notify,
         )  # fmt: skip
         self.schedules = ScheduleService(self.db, self.jobs, self.firer, clock=clock)
         self.workers = WorkerRegistry(self.db, clock=clock)

@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 
 from helixnet.core.crontime import FireTimes
 from helixnet.core.db import Database
+from helixnet.core.delayed import enqueue_due
 from helixnet.core.events import event_values
 from helixnet.core.models import Job, JobEvent, JobStatus, Schedule, new_id
 from helixnet.errors import Conflict, QueueUnavailable
@@ -82,13 +83,11 @@ class ScheduleFirer:
     """Turns due fire times into jobs; safe to run in any number of processes at once."""
 
     def __init__(self, db: Database, queue: Queue, *, default_max_retries: int = 0,
-                 default_timeout: float | None = None, enqueue_due: Callable[[datetime], int] | None = None,
-                 on_change: Callable[[str, str | None], None] | None = None) -> None:  # fmt: skip
+                 default_timeout: float | None = None, on_change: Callable[[str, str | None], None] | None = None) -> None:  # fmt: skip
         self._db = db
         self._queue = queue
         self._max_retries = default_max_retries
         self._timeout = default_timeout
-        self._enqueue_due = enqueue_due
         self._changed = on_change or (lambda job_id, owner_id: None)
         dialect = sqlite if db.is_sqlite else postgresql
         self._insert: Insert = (
@@ -109,8 +108,7 @@ class ScheduleFirer:
             except Exception:  # one bad schedule must not stop the others
                 log.exception("schedule %s could not fire", row.id)
         self._release_queued(now, report)
-        if self._enqueue_due is not None:
-            report.delayed = self._enqueue_due(now)
+        report.delayed = enqueue_due(self._db, self._queue, now)
         with self._db.read() as session:
             report.next_due = session.scalar(select(func.min(Schedule.next_fire_at)))
         return report

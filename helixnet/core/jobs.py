@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
@@ -22,6 +22,7 @@ from helixnet.core import statements as sql
 from helixnet.core.artifacts import can_see
 from helixnet.core.bulk import BulkAction, BulkReport, run_bulk
 from helixnet.core.db import Database
+from helixnet.core.delayed import delayed_until
 from helixnet.core.events import record_event
 from helixnet.core.filters import job_filters
 from helixnet.core.job_checks import JobChecks, same_request_or_refuse
@@ -34,11 +35,10 @@ from helixnet.core.models import (
     Job,
     JobEvent,
     JobStatus,
-    PausedPlugin,
     new_id,
 )
 from helixnet.core.pagination import decode_cursor, encode_cursor
-from helixnet.core.schemas import MAX_DELAY_SECONDS, ArtifactRead, JobEventRead, JobPage, JobRead
+from helixnet.core.schemas import ArtifactRead, JobEventRead, JobPage, JobRead
 from helixnet.core.users import UserRef, user_id_of
 from helixnet.errors import Conflict, NotFound, QueueUnavailable, ValidationFailed, WaitTimeout
 from helixnet.plugins.registry import PluginRegistry
@@ -130,39 +130,6 @@ class JobService:
             self._enqueue(job_id, priority)
         self._changed(job_id, owner_id)
         return JobRead.model_validate({**values, "message": None, "result": None, "artifacts": []})
-
-    def enqueue_due(self, now: datetime, limit: int = 500) -> int:
-        """Enqueue delayed jobs (and retry back-offs) whose time has come; called by the firing loop.
-
-        Each row is taken with a conditional UPDATE (``queued_at IS NULL``), so of several processes
-        running the loop exactly one enqueues it.
-        """
-        with self._db.read() as session:
-            due = session.execute(
-                select(Job.id, Job.priority)
-                .where(
-                    Job.status == JobStatus.PENDING.value,
-                    Job.queued_at.is_(None),
-                    Job.scheduled_at <= now,
-                    Job.plugin.not_in(select(PausedPlugin.plugin)),
-                )
-                .order_by(Job.scheduled_at)
-                .limit(limit)
-            ).all()
-        count = 0
-        for job_id, priority in due:
-            with self._db.connect() as conn:
-                taken = conn.execute(
-                    update(Job).where(Job.id == job_id, Job.status == JobStatus.PENDING.value, Job.queued_at.is_(None))
-                    .values(queued_at=now, scheduled_at=None)
-                ).rowcount  # fmt: skip
-                if taken and self._queue.enqueue_in(conn, [(job_id, priority)]):
-                    count += 1
-                    continue
-            if taken:
-                self._enqueue(job_id, priority)
-                count += 1
-        return count
 
     def submit_many(self, user: UserRef, jobs: Sequence[Mapping[str, Any]]) -> builtins.list[JobRead]:
         """Submit many jobs at once, all or none: one transaction, one INSERT, one batched enqueue.
@@ -406,23 +373,6 @@ class JobService:
         for artifact in session.scalars(query):
             found.setdefault(artifact.job_id or "", []).append(ArtifactRead.model_validate(artifact))
         return found
-
-
-def delayed_until(run_at: datetime | None, delay: float | None, clock: Clock) -> datetime | None:
-    """The due time of a delayed job, or None; refuses (422 naming the field) what cannot be meant."""
-    if run_at is not None and delay is not None:
-        raise ValidationFailed.field(["run_at"], "give run_at or delay, not both")
-    if run_at is not None:
-        if not isinstance(run_at, datetime):
-            raise ValidationFailed.field(["run_at"], "must be a datetime")
-        if run_at.tzinfo is None or run_at.utcoffset() is None:
-            raise ValidationFailed.field(["run_at"], "must carry a time zone offset (e.g. 2030-01-01T09:00:00+01:00)")
-        return run_at.astimezone(UTC)
-    if delay is not None:
-        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= MAX_DELAY_SECONDS:
-            raise ValidationFailed.field(["delay"], f"must be a number of seconds from 0 to {MAX_DELAY_SECONDS}")
-        return clock() + timedelta(seconds=delay)
-    return None
 
 
 def _job_read(row: Job, artifacts: list[ArtifactRead]) -> JobRead:

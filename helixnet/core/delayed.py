@@ -1,0 +1,77 @@
+"""Delayed jobs (issue 13): when a job may start, and enqueueing the ones whose time has come.
+
+A delayed job is recorded at once, PENDING with ``queued_at`` NULL and ``scheduled_at`` at its due
+time (the claim and the sweeper already honour ``scheduled_at``, as for a retry back-off); the
+firing loop enqueues it when due, from the database. No queue-side ETA: a message that waits in
+the broker is what runs twice after a visibility timeout (celery #2599) or is lost with a worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from helixnet.core.db import Database
+from helixnet.core.models import Job, JobStatus, PausedPlugin
+from helixnet.core.schemas import MAX_DELAY_SECONDS
+from helixnet.errors import QueueUnavailable, ValidationFailed
+from helixnet.queue import Queue
+
+log = logging.getLogger(__name__)
+
+
+def delayed_until(run_at: datetime | None, delay: float | None, clock: Callable[[], datetime]) -> datetime | None:
+    """The due time of a delayed job, or None; refuses (422 naming the field) what cannot be meant."""
+    if run_at is not None and delay is not None:
+        raise ValidationFailed.field(["run_at"], "give run_at or delay, not both")
+    if run_at is not None:
+        if not isinstance(run_at, datetime):
+            raise ValidationFailed.field(["run_at"], "must be a datetime")
+        if run_at.tzinfo is None or run_at.utcoffset() is None:
+            raise ValidationFailed.field(["run_at"], "must carry a time zone offset (e.g. 2030-01-01T09:00:00+01:00)")
+        return run_at.astimezone(UTC)
+    if delay is not None:
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY_SECONDS:
+            raise ValidationFailed.field(["delay"], f"must be a number of seconds from 0 to {MAX_DELAY_SECONDS}")
+        return clock() + timedelta(seconds=delay)
+    return None
+
+
+def enqueue_due(db: Database, queue: Queue, now: datetime, limit: int = 500) -> int:
+    """Enqueue PENDING jobs off the queue whose ``scheduled_at`` has come (delayed jobs, retry back-offs).
+
+    Each row is taken with a conditional UPDATE (``queued_at IS NULL``), so of several processes
+    running the loop exactly one enqueues it.
+    """
+    with db.read() as session:
+        due = session.execute(
+            select(Job.id, Job.priority)
+            .where(
+                Job.status == JobStatus.PENDING.value,
+                Job.queued_at.is_(None),
+                Job.scheduled_at <= now,
+                Job.plugin.not_in(select(PausedPlugin.plugin)),
+            )
+            .order_by(Job.scheduled_at)
+            .limit(limit)
+        ).all()
+    count = 0
+    for job_id, priority in due:
+        fence = (Job.id == job_id, Job.status == JobStatus.PENDING.value, Job.queued_at.is_(None))
+        with db.connect() as conn:
+            if not conn.execute(update(Job).where(*fence).values(queued_at=now, scheduled_at=None)).rowcount:
+                continue
+            in_transaction = queue.enqueue_in(conn, [(job_id, priority)])
+        count += 1
+        if not in_transaction:
+            try:
+                queue.enqueue(job_id, priority)
+            except QueueUnavailable as exc:  # queued_at is set: the stale-PENDING sweep retries it
+                log.warning("could not enqueue delayed job %s: %s", job_id, exc)
+    return count
+
+
+__all__ = ["delayed_until", "enqueue_due"]
