@@ -239,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed = users.add_parser("seed", help="create the users of a JSON file; idempotent")
     seed.add_argument("file")
     seed.set_defaults(func=cmd_users_seed)
+    from helixnet.schedules_cli import register as register_schedules
+
+    register_schedules(commands)
     _register_extra(commands)
     from helixnet.remote import register as register_remote  # argparse only: the client loads when used
 
