@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from helixnet.core.db import Database
-from helixnet.core.models import Job, JobStatus, PausedPlugin
+from helixnet.core.models import OFF_QUEUE, Job, JobStatus, PausedPlugin
 from helixnet.core.schemas import MAX_DELAY_SECONDS
 from helixnet.errors import QueueUnavailable, ValidationFailed
 from helixnet.queue import Queue
@@ -49,12 +49,7 @@ def enqueue_due(db: Database, queue: Queue, now: datetime, limit: int = 500) -> 
     with db.read() as session:
         due = session.execute(
             select(Job.id, Job.priority)
-            .where(
-                Job.status == JobStatus.PENDING.value,
-                Job.queued_at.is_(None),
-                Job.scheduled_at <= now,
-                Job.plugin.not_in(select(PausedPlugin.plugin)),
-            )
+            .where(text(OFF_QUEUE), Job.scheduled_at <= now, Job.plugin.not_in(select(PausedPlugin.plugin)))
             .order_by(Job.scheduled_at)
             .limit(limit)
         ).all()

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Insert, Table, and_, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Insert, Table, and_, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -39,7 +39,7 @@ from helixnet.core.crontime import FireTimes
 from helixnet.core.db import Database
 from helixnet.core.delayed import enqueue_due
 from helixnet.core.events import event_values
-from helixnet.core.models import Job, JobEvent, JobStatus, Schedule, new_id
+from helixnet.core.models import OFF_QUEUE, Job, JobEvent, JobStatus, Schedule, new_id
 from helixnet.errors import Conflict, QueueUnavailable
 from helixnet.queue import Queue
 
@@ -55,8 +55,17 @@ FIRE_CAP = 100
 MISSED_CAP = 10_000
 #: Due schedules taken per tick.
 DUE_BATCH = 500
+#: Schedules locked, fired and moved on in one transaction (a burst of simple fires).
+BATCH = 200
 _ACTIVE = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
 _jobs = cast(Table, Job.__table__)
+_schedules = cast(Table, Schedule.__table__)
+#: A schedule moved past the fire it just fired (executemany: one statement for the batch).
+_ADVANCE = (
+    update(_schedules)
+    .where(_schedules.c.id == bindparam("p_id"))
+    .values(next_fire_at=bindparam("p_next"), last_fire_at=bindparam("p_fire"), last_job_id=bindparam("p_job"))
+)
 
 
 @dataclass
@@ -68,6 +77,7 @@ class FireReport:
     released: int = 0
     delayed: int = 0
     next_due: datetime | None = None
+    more: bool = False  # more schedules were due than one pass takes: look again at once
     job_ids: list[str] = field(default_factory=list)
 
     @property
@@ -90,11 +100,10 @@ class ScheduleFirer:
         self._timeout = default_timeout
         self._changed = on_change or (lambda job_id, owner_id: None)
         dialect = sqlite if db.is_sqlite else postgresql
-        self._insert: Insert = (
-            dialect.insert(_jobs)
-            .on_conflict_do_nothing(index_elements=["schedule_id", "fire_time"])
-            .returning(_jobs.c.id)
+        self._insert_many: Insert = dialect.insert(_jobs).on_conflict_do_nothing(
+            index_elements=["schedule_id", "fire_time"]
         )
+        self._insert: Insert = self._insert_many.returning(_jobs.c.id)
 
     def tick(self, now: datetime) -> FireReport:
         """One pass at ``now``: fire what is due, release queued runs, enqueue due delayed jobs."""
@@ -102,11 +111,22 @@ class ScheduleFirer:
         with self._db.read() as session:
             due = list(session.scalars(
                 select(Schedule).where(Schedule.next_fire_at <= now).order_by(Schedule.next_fire_at).limit(DUE_BATCH)))  # fmt: skip
+        report.more = len(due) == DUE_BATCH
+        simple: list[tuple[Schedule, datetime | None]] = []
         for row in due:
             try:
-                self._fire_due(row, now, report)
+                following = self._simple_fire(row, now)
+                if following is not False:
+                    simple.append((row, following))
+                else:
+                    self._fire_due(row, now, report)
             except Exception:  # one bad schedule must not stop the others
                 log.exception("schedule %s could not fire", row.id)
+        for start in range(0, len(simple), BATCH):
+            try:
+                self._fire_batch(simple[start : start + BATCH], now, report)
+            except Exception:
+                log.exception("a batch of %d schedules could not fire; each is tried again next tick", len(simple))
         self._release_queued(now, report)
         report.delayed = enqueue_due(self._db, self._queue, now)
         with self._db.read() as session:
@@ -177,6 +197,62 @@ class ScheduleFirer:
         for job_id in changed:
             self._changed(job_id, row.owner_id)
 
+    @staticmethod
+    def _simple_fire(row: Schedule, now: datetime) -> datetime | None | bool:
+        """The common case, fired in batches: overlap "allow", one fire time due, on time.
+
+        Returns the fire time after it (None: no more), or False when the row needs ``_fire_due``.
+        """
+        assert row.next_fire_at is not None
+        if row.overlap != "allow" or row.next_fire_at < now - timedelta(seconds=GRACE_SECONDS):
+            return False
+        following = fire_times(row).next_after(row.next_fire_at)
+        return False if following is not None and following <= now else following
+
+    def _fire_batch(self, batch: list[tuple[Schedule, datetime | None]], now: datetime, report: FireReport) -> None:
+        """Many schedules' single due fire in one transaction: lock, insert the jobs, move them on.
+
+        A burst (a thousand "every minute" schedules due at :00) costs a few statements per batch,
+        not a commit per schedule. The rows are locked (FOR UPDATE; SQLite's writer lock) and
+        re-read, so a schedule another process moved on meanwhile is left alone.
+        """
+        seen = {row.id: row.next_fire_at for row, _ in batch}
+        enqueue: list[tuple[str, int]] = []
+        owners: dict[str, str] = {}
+        with self._db.connect() as conn:
+            locked = conn.execute(
+                select(Schedule.id, Schedule.next_fire_at).where(Schedule.id.in_(list(seen))).with_for_update()
+            ).all()
+            ours = {
+                schedule_id for schedule_id, current in locked if current is not None and current == seen[schedule_id]
+            }
+            if not ours:
+                return
+            runs = [(row, following, new_id()) for row, following in batch if row.id in ours]
+            values = [
+                self._run_values(row, row.next_fire_at, now, job_id=job_id, held=False) for row, _, job_id in runs
+            ]
+            # executemany without RETURNING: psycopg pipelines one prepared statement, where a 200-row
+            # INSERT ... RETURNING cost 70 ms to build (measured); under the lock a conflict is all but
+            # impossible, and the few ids are read back to be sure which rows are ours.
+            conn.execute(self._insert_many, values)
+            ids = [job_id for _, _, job_id in runs]
+            inserted = set(conn.execute(select(Job.id).where(Job.id.in_(ids))).scalars())
+            conn.execute(_ADVANCE, [
+                {"p_id": row.id, "p_next": following, "p_fire": row.next_fire_at,
+                 "p_job": job_id if job_id in inserted else row.last_job_id} for row, following, job_id in runs])  # fmt: skip
+            for row, _, job_id in runs:
+                if job_id in inserted:
+                    enqueue.append((job_id, 0))
+                    owners[job_id] = row.owner_id
+            enqueued = bool(enqueue) and self._queue.enqueue_in(conn, enqueue)
+        report.fired += len(enqueue)
+        report.job_ids += list(owners)
+        if not enqueued:
+            self._enqueue(enqueue)
+        for job_id, owner_id in owners.items():
+            self._changed(job_id, owner_id)
+
     def fire_now(self, row: Schedule, now: datetime) -> str:
         """``run_now``: one extra run at ``now``, whatever the overlap policy (it was asked for)."""
         with self._db.connect() as conn:
@@ -194,13 +270,7 @@ class ScheduleFirer:
 
     def _insert_run(self, conn: Connection, row: Schedule, fire_time: datetime, now: datetime, *,
                     held: bool) -> str | None:  # fmt: skip
-        values = {
-            "id": new_id(), "owner_id": row.owner_id, "plugin": row.plugin, "params": row.params,
-            "inputs": row.inputs, "status": JobStatus.PENDING.value, "progress": 0.0, "attempts": 0,
-            "max_retries": self._max_retries, "priority": 0, "timeout": self._timeout, "cancel_requested": False,
-            "created_at": now, "queued_at": None if held else now, "scheduled_at": HELD if held else None,
-            "schedule_id": row.id, "fire_time": fire_time,
-        }  # fmt: skip
+        values = self._run_values(row, fire_time, now, job_id=new_id(), held=held)
         try:
             job_id = conn.execute(self._insert, values).scalar()
         except IntegrityError:  # a driver that reports the conflict anyway: the same "lost the race"
@@ -210,13 +280,22 @@ class ScheduleFirer:
             conn.execute(insert(JobEvent), [event_values(job_id, message, now=now, source="scheduler")])
         return cast(str | None, job_id)
 
+    def _run_values(self, row: Schedule, fire_time: Any, now: datetime, *, job_id: str, held: bool) -> dict[str, Any]:
+        return {
+            "id": job_id, "owner_id": row.owner_id, "plugin": row.plugin, "params": row.params,
+            "inputs": row.inputs, "status": JobStatus.PENDING.value, "progress": 0.0, "attempts": 0,
+            "max_retries": self._max_retries, "priority": 0, "timeout": self._timeout, "cancel_requested": False,
+            "created_at": now, "queued_at": None if held else now, "scheduled_at": HELD if held else None,
+            "schedule_id": row.id, "fire_time": fire_time,
+        }  # fmt: skip
+
     # -- overlap "queue": release the next held run once the earlier ones are final -------------------
 
     def _release_queued(self, now: datetime, report: FireReport) -> None:
         with self._db.read() as session:
             held = session.execute(
                 select(Job.schedule_id, func.min(Job.fire_time))
-                .where(Job.status == JobStatus.PENDING.value, Job.queued_at.is_(None), Job.scheduled_at == HELD)
+                .where(text(OFF_QUEUE), Job.scheduled_at == HELD)
                 .group_by(Job.schedule_id)
                 .limit(DUE_BATCH)
             ).all()

@@ -286,7 +286,9 @@ class WorkerPool:
                     log.info("firing: %d fired, %d queued, %d skipped, %d missed, %d released, %d delayed",
                              report.fired, report.held, report.skipped, report.missed, report.released,
                              report.delayed)  # fmt: skip
-                if report.next_due is not None:
+                if report.more:
+                    wait = 0.0
+                elif report.next_due is not None:
                     until = (report.next_due - self._clock()).total_seconds()
                     # Past due after a pass means capped or failing: the next look comes at the usual pace.
                     wait = min(FIRE_TICK_SECONDS, until) if until > 0 else FIRE_TICK_SECONDS

@@ -15,6 +15,7 @@ down_revision = '0004'
 branch_labels = None
 depends_on = None
 
+_OFF_QUEUE = "status = 'PENDING' AND queued_at IS NULL"
 _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
 
 
@@ -53,9 +54,13 @@ def upgrade() -> None:
                                  ondelete='SET NULL')
         batch.create_unique_constraint(op.f('uq_jobs_schedule_id_fire_time'), ['schedule_id', 'fire_time'])
     op.create_index('ix_jobs_schedule_status', 'jobs', ['schedule_id', 'status'], unique=False)
+    op.create_index('ix_jobs_off_queue', 'jobs', ['scheduled_at'], unique=False,
+                    postgresql_where=sa.text(_OFF_QUEUE), sqlite_where=sa.text(_OFF_QUEUE))
 
 
 def downgrade() -> None:
+    op.drop_index('ix_jobs_off_queue', table_name='jobs',
+                  postgresql_where=sa.text(_OFF_QUEUE), sqlite_where=sa.text(_OFF_QUEUE))
     op.drop_index('ix_jobs_schedule_status', table_name='jobs')
     with op.batch_alter_table('jobs') as batch:
         batch.drop_constraint(op.f('uq_jobs_schedule_id_fire_time'), type_='unique')
