@@ -130,7 +130,10 @@ class ScheduleFirer:
         self._release_queued(now, report)
         report.delayed = enqueue_due(self._db, self._queue, now)
         with self._db.read() as session:
-            report.next_due = session.scalar(select(func.min(Schedule.next_fire_at)))
+            # Both are the first entry of an index: the loop sleeps until the sooner of the two.
+            schedule = session.scalar(select(func.min(Schedule.next_fire_at)))
+            delayed = session.scalar(select(func.min(Job.scheduled_at)).where(text(OFF_QUEUE), Job.scheduled_at < HELD))
+        report.next_due = min((due for due in (schedule, delayed) if due is not None), default=None)
         return report
 
     # -- firing ---------------------------------------------------------------------------------------
