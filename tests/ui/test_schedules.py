@@ -33,6 +33,8 @@ async def test_list_pause_run_now_and_delete(user: User, hx: Any, ada: Any, bob:
     await eventually(lambda: _assert(hx.schedules.get(mine.id).last_job_id is not None))
     job_id = hx.schedules.get(mine.id).last_job_id
     assert hx.jobs.wait(job_id, timeout=15).status == JobStatus.SUCCESS
+    await user.open(f"/jobs/{job_id}")
+    await user.should_see("Fire time")  # the job page says a schedule fired it
     await user.open("/schedules")
     await user.should_see("last run")
     await user.should_see("SUCCESS")
