@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from nicegui import ui
 from nicegui.testing import User
 
 from helixnet.core.models import JobStatus
@@ -34,7 +35,9 @@ async def test_list_pause_run_now_and_delete(user: User, hx: Any, ada: Any, bob:
     job_id = hx.schedules.get(mine.id).last_job_id
     assert hx.jobs.wait(job_id, timeout=15).status == JobStatus.SUCCESS
     await user.open(f"/jobs/{job_id}")
-    await user.should_see("Fire time")  # the job page says a schedule fired it
+    await user.should_see("Timeline")
+    titles = [entry.props.get("title") for entry in user.find(ui.timeline_entry).elements]
+    assert "Fire time" in titles  # the job page says a schedule fired it
     await user.open("/schedules")
     await user.should_see("last run")
     await user.should_see("SUCCESS")
