@@ -95,6 +95,7 @@ class HelixNet:
         self.firer = ScheduleFirer(
             self.db, self.queue, default_max_retries=self.settings.job_max_retries,
             default_timeout=self.settings.job_default_timeout, on_change=self.changes.notify,
+            on_submitted=self.prometheus.job_submitted,
         )  # fmt: skip
         self.schedules = ScheduleService(self.db, self.jobs, self.firer, clock=clock)
         self.workers = WorkerRegistry(self.db, clock=clock)

@@ -26,6 +26,7 @@ until the earlier runs are final, then this step releases the oldest held one.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -93,12 +94,14 @@ class ScheduleFirer:
     """Turns due fire times into jobs; safe to run in any number of processes at once."""
 
     def __init__(self, db: Database, queue: Queue, *, default_max_retries: int = 0,
-                 default_timeout: float | None = None, on_change: Callable[[str, str | None], None] | None = None) -> None:  # fmt: skip
+                 default_timeout: float | None = None, on_submitted: Callable[[str, int], None] | None = None,
+                 on_change: Callable[[str, str | None], None] | None = None) -> None:  # fmt: skip
         self._db = db
         self._queue = queue
         self._max_retries = default_max_retries
         self._timeout = default_timeout
         self._changed = on_change or (lambda job_id, owner_id: None)
+        self._submitted = on_submitted or (lambda plugin, count: None)  # Prometheus' submitted counter
         dialect = sqlite if db.is_sqlite else postgresql
         self._insert_many: Insert = dialect.insert(_jobs).on_conflict_do_nothing(
             index_elements=["schedule_id", "fire_time"]
@@ -192,6 +195,8 @@ class ScheduleFirer:
         report.skipped += skipped
         report.missed += missed
         report.job_ids += changed
+        if changed:
+            self._submitted(row.plugin, len(changed))
         if missed:
             log.warning("schedule %s: %d fire time(s) older than its catch-up window were not run (last %s)",
                         row.id, missed, last_missed)  # fmt: skip
@@ -251,6 +256,8 @@ class ScheduleFirer:
             enqueued = bool(enqueue) and self._queue.enqueue_in(conn, enqueue)
         report.fired += len(enqueue)
         report.job_ids += list(owners)
+        for plugin, count in Counter(row.plugin for row, _, job_id in runs if job_id in owners).items():
+            self._submitted(plugin, count)
         if not enqueued:
             self._enqueue(enqueue)
         for job_id, owner_id in owners.items():
@@ -268,6 +275,7 @@ class ScheduleFirer:
             enqueued = self._queue.enqueue_in(conn, [(job_id, 0)])
         if not enqueued:
             self._enqueue([(job_id, 0)])
+        self._submitted(row.plugin, 1)
         self._changed(job_id, row.owner_id)
         return job_id
 

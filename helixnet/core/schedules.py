@@ -32,7 +32,7 @@ from helixnet.core.validation import from_pydantic
 from helixnet.errors import NotFound, ValidationFailed
 
 Clock = Callable[[], datetime]
-#: Changing any of these moves next_fire_at (from now: a changed schedule does not catch up).
+#: Changing any of these moves next_fire_at on (from now: a changed schedule does not catch up).
 _TIMING = frozenset({"cron", "interval_seconds", "timezone", "enabled"})
 
 
@@ -102,9 +102,10 @@ class ScheduleService:
                 inputs = given.get("inputs", row.inputs if plugin == row.plugin else {})
                 checked = self._jobs.checked_request(row.owner_id, plugin, params, inputs, 0, None, None)
                 given.update(plugin=plugin, params=checked["params"], inputs=checked["inputs"])
+            retimed = any(given[name] != getattr(row, name) for name in _TIMING & given.keys())
             for name, value in given.items():
                 setattr(row, name, value)
-            if _TIMING & given.keys():
+            if retimed:  # an unchanged value (enabled=true on an enabled one) keeps a due fire due
                 row.next_fire_at = _next(row, now)
             row.updated_at = now
             session.flush()
