@@ -85,14 +85,15 @@ class FireTimes:
 
 
 def _next_cron(expression: str, tz: ZoneInfo, after: datetime) -> datetime | None:
-    """Walk naive wall-clock matches from a little before ``after`` and keep the earliest real instant.
+    """Walk naive wall-clock matches and keep the earliest real instant after ``after``.
 
-    Reading a match with fold=0 is not monotonic across a gap (02:30 reads as 07:30Z, 03:00 as 07:00Z
-    in New York), so we do not stop at the first match after ``after``: we keep looking for _SHIFT
-    of wall-clock time past it.
+    Reading a match with fold=0 is monotonic except near an offset change: across a gap, 02:30
+    reads as 07:30Z but 03:00 as 07:00Z in New York. So near a change (within _SHIFT) the walk
+    starts _SHIFT of wall-clock time early and goes on _SHIFT past the best match; elsewhere the
+    first match after ``after`` is the answer, and an every-minute schedule costs one step.
     """
     local_after = after.astimezone(tz).replace(tzinfo=None)
-    walker = croniter(expression, local_after - _SHIFT)
+    walker = croniter(expression, local_after - _SHIFT if _near_change(tz, after) else local_after)
     best: datetime | None = None
     best_naive: datetime | None = None
     for _ in range(_MAX_CANDIDATES):
@@ -105,7 +106,14 @@ def _next_cron(expression: str, tz: ZoneInfo, after: datetime) -> datetime | Non
         instant = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
         if instant > after and (best is None or instant < best):
             best, best_naive = instant, naive
+            if not _near_change(tz, instant):  # no later match can read as an earlier instant
+                break
     return best
+
+
+def _near_change(tz: ZoneInfo, instant: datetime) -> bool:
+    """Whether the zone's offset changes within _SHIFT of ``instant``."""
+    return (instant - _SHIFT).astimezone(tz).utcoffset() != (instant + _SHIFT).astimezone(tz).utcoffset()
 
 
 __all__ = ["FireTimes", "check_cron", "zone"]
