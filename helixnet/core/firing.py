@@ -118,8 +118,8 @@ class ScheduleFirer:
         simple: list[tuple[Schedule, datetime | None]] = []
         for row in due:
             try:
-                following = self._simple_fire(row, now)
-                if following is not False:
+                is_simple, following = self._simple_fire(row, now)
+                if is_simple:
                     simple.append((row, following))
                 else:
                     self._fire_due(row, now, report)
@@ -206,16 +206,14 @@ class ScheduleFirer:
             self._changed(job_id, row.owner_id)
 
     @staticmethod
-    def _simple_fire(row: Schedule, now: datetime) -> datetime | None | bool:
-        """The common case, fired in batches: overlap "allow", one fire time due, on time.
-
-        Returns the fire time after it (None: no more), or False when the row needs ``_fire_due``.
-        """
+    def _simple_fire(row: Schedule, now: datetime) -> tuple[bool, datetime | None]:
+        """Whether this is the common case, fired in batches: overlap "allow", one fire time due, on
+        time; and the fire time after it (None: there is none)."""
         assert row.next_fire_at is not None
         if row.overlap != "allow" or row.next_fire_at < now - timedelta(seconds=GRACE_SECONDS):
-            return False
+            return False, None
         following = fire_times(row).next_after(row.next_fire_at)
-        return False if following is not None and following <= now else following
+        return following is None or following > now, following
 
     def _fire_batch(self, batch: list[tuple[Schedule, datetime | None]], now: datetime, report: FireReport) -> None:
         """Many schedules' single due fire in one transaction: lock, insert the jobs, move them on.

@@ -81,8 +81,8 @@ class ScheduleRead(_Read):
     catchup_seconds: int
     overlap: Overlap
     next_fire_at: datetime | None = Field(default=None, description="null while disabled")
-    last_fire_at: datetime | None = None
-    last_job_id: UUIDOut | None = None
+    last_fire_at: datetime | None = Field(default=None, description="the fire time of its last job")
+    last_job_id: UUIDOut | None = Field(default=None, description="its last job (a fire or a run now)")
     missed_count: int = Field(default=0, description="fire times older than the catch-up window, not run")
     last_missed_at: datetime | None = None
     skipped_count: int = Field(default=0, description="fires skipped because the previous run was active")

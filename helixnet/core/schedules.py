@@ -183,7 +183,7 @@ class ScheduleService:
         more = len(found) > limit
         found = found[:limit]
         items = [self._jobs.get(job_id) for job_id, _ in found]
-        next_cursor = encode_cursor(found[-1][1], found[-1][0]) if more and found else None
+        next_cursor = encode_cursor(found[-1][1], found[-1][0]) if more and found and found[-1][1] else None
         return JobPage(items=items, next_cursor=next_cursor)
 
     def last_statuses(self, schedules: builtins.list[ScheduleRead]) -> dict[str, JobStatus]:

@@ -93,7 +93,7 @@ class ScheduleList:
         if still_signed_in(self.hx) is None:
             return None
         try:
-            return await asyncio.to_thread(func, *args, self.user)
+            return await asyncio.to_thread(lambda: func(*args, self.user))
         except HelixNetError as exc:
             ui.notify(exc.detail, type="negative")
             return None
