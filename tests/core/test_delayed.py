@@ -19,8 +19,8 @@ def test_a_due_time_in_the_past_runs_at_once(make_hx) -> None:
     assert hx.jobs.wait(job.id, timeout=10).status == JobStatus.SUCCESS
 
 
-def test_due_in_two_seconds_does_not_start_before(make_hx, database: str) -> None:
-    hx = make_hx(database, workers=1)
+def test_due_in_two_seconds_does_not_start_before(make_hx) -> None:
+    hx = make_hx(workers=1)
     ada = hx.users.create(email="ada@example.org", password="correct horse battery")
     job = hx.jobs.submit(ada, "echo", {"message": "later"}, delay=2)
     assert job.status == JobStatus.PENDING and job.run_at is not None

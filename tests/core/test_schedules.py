@@ -195,6 +195,20 @@ def test_overlap_with_a_long_running_job(make_hx, overlap: str) -> None:
             hx.jobs.cancel(job.id)
 
 
+def test_the_running_loop_enqueues_within_a_second_of_each_fire_time(make_hx) -> None:
+    """The firing thread of hx.start() on the real clock, on PostgreSQL: every second, one job, on time."""
+    hx = make_hx("postgres", workers=1)
+    ada = hx.users.create(email="ada@example.org", password="correct horse battery")
+    made = hx.schedules.create(ada, "echo", interval_seconds=1)
+    wait_for(lambda: sum(j.status == JobStatus.SUCCESS for j in jobs_of(hx, made.id)) >= 2)
+    hx.schedules.disable(made.id)
+    runs = [j for j in jobs_of(hx, made.id) if j.status == JobStatus.SUCCESS][:2]
+    assert runs[1].fire_time - runs[0].fire_time == timedelta(seconds=1)
+    for run in runs:
+        assert made.next_fire_at is not None and run.fire_time >= made.next_fire_at
+        assert timedelta(0) <= run.queued_at - run.fire_time < timedelta(seconds=1), run.queued_at - run.fire_time
+
+
 FIRE_SCRIPT = textwrap.dedent("""
     import sys
     import time
