@@ -28,8 +28,8 @@ def test_due_in_two_seconds_does_not_start_before(make_hx) -> None:
     done = hx.jobs.wait(job.id, timeout=15)
     assert done.status == JobStatus.SUCCESS and done.started_at is not None
     assert done.started_at >= job.run_at
-    # Enqueued by the firing loop (it wakes at the due time), not by the 5 s sweeper interval.
-    assert (done.started_at - job.run_at).total_seconds() < 1.0, done.started_at - job.run_at
+    # Enqueued by the firing loop, which wakes at the due time (about 30 ms here; room left for a loaded runner).
+    assert (done.started_at - job.run_at).total_seconds() < 2.0, done.started_at - job.run_at
 
 
 def test_cancelled_before_due_never_runs(make_hx) -> None:
