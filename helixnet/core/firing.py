@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Connection, Insert, Table, and_, bindparam, exists, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -69,6 +69,30 @@ _ADVANCE = (
 )
 
 
+class ScheduleRow(Protocol):
+    """What firing reads of a schedule: a ``Schedule`` row, or a plain row of ``_DUE``'s columns."""
+
+    id: str
+    owner_id: str
+    plugin: str
+    params: dict[str, Any]
+    inputs: dict[str, str]
+    cron: str | None
+    interval_seconds: int | None
+    timezone: str
+    overlap: str
+    catchup_seconds: int
+    next_fire_at: datetime | None
+    last_job_id: str | None
+
+
+_DUE = select(
+    Schedule.id, Schedule.owner_id, Schedule.plugin, Schedule.params, Schedule.inputs, Schedule.cron,
+    Schedule.interval_seconds, Schedule.timezone, Schedule.overlap, Schedule.catchup_seconds, Schedule.next_fire_at,
+    Schedule.last_job_id,
+)  # fmt: skip
+
+
 @dataclass
 class FireReport:
     fired: int = 0
@@ -86,7 +110,7 @@ class FireReport:
         return self.fired + self.held + self.skipped + self.missed + self.released + self.delayed
 
 
-def fire_times(row: Schedule) -> FireTimes:
+def fire_times(row: ScheduleRow) -> FireTimes:
     return FireTimes(cron=row.cron, interval_seconds=row.interval_seconds, timezone=row.timezone)
 
 
@@ -112,10 +136,11 @@ class ScheduleFirer:
         """One pass at ``now``: fire what is due, release queued runs, enqueue due delayed jobs."""
         report = FireReport()
         with self._db.read() as session:
-            due = list(session.scalars(
-                select(Schedule).where(Schedule.next_fire_at <= now).order_by(Schedule.next_fire_at).limit(DUE_BATCH)))  # fmt: skip
+            # Plain rows, not ORM objects: building a thousand instances was a quarter of a burst's time.
+            due = cast(list[ScheduleRow], session.execute(
+                _DUE.where(Schedule.next_fire_at <= now).order_by(Schedule.next_fire_at).limit(DUE_BATCH)).all())  # fmt: skip
         report.more = len(due) == DUE_BATCH
-        simple: list[tuple[Schedule, datetime | None]] = []
+        simple: list[tuple[ScheduleRow, datetime | None]] = []
         for row in due:
             try:
                 is_simple, following = self._simple_fire(row, now)
@@ -141,7 +166,7 @@ class ScheduleFirer:
 
     # -- firing ---------------------------------------------------------------------------------------
 
-    def _fire_due(self, row: Schedule, now: datetime, report: FireReport) -> None:
+    def _fire_due(self, row: ScheduleRow, now: datetime, report: FireReport) -> None:
         times = fire_times(row)
         old_next = row.next_fire_at
         assert old_next is not None
@@ -206,7 +231,7 @@ class ScheduleFirer:
             self._changed(job_id, row.owner_id)
 
     @staticmethod
-    def _simple_fire(row: Schedule, now: datetime) -> tuple[bool, datetime | None]:
+    def _simple_fire(row: ScheduleRow, now: datetime) -> tuple[bool, datetime | None]:
         """Whether this is the common case, fired in batches: overlap "allow", one fire time due, on
         time; and the fire time after it (None: there is none)."""
         assert row.next_fire_at is not None
@@ -215,7 +240,7 @@ class ScheduleFirer:
         following = fire_times(row).next_after(row.next_fire_at)
         return following is None or following > now, following
 
-    def _fire_batch(self, batch: list[tuple[Schedule, datetime | None]], now: datetime, report: FireReport) -> None:
+    def _fire_batch(self, batch: list[tuple[ScheduleRow, datetime | None]], now: datetime, report: FireReport) -> None:
         """Many schedules' single due fire in one transaction: lock, insert the jobs, move them on.
 
         A burst (a thousand "every minute" schedules due at :00) costs a few statements per batch,
@@ -261,7 +286,7 @@ class ScheduleFirer:
         for job_id, owner_id in owners.items():
             self._changed(job_id, owner_id)
 
-    def fire_now(self, row: Schedule, now: datetime) -> str:
+    def fire_now(self, row: ScheduleRow, now: datetime) -> str:
         """``run_now``: one extra run at ``now``, whatever the overlap policy (it was asked for)."""
         with self._db.connect() as conn:
             job_id = self._insert_run(conn, row, now, now, held=False)
@@ -277,7 +302,7 @@ class ScheduleFirer:
         self._changed(job_id, row.owner_id)
         return job_id
 
-    def _insert_run(self, conn: Connection, row: Schedule, fire_time: datetime, now: datetime, *,
+    def _insert_run(self, conn: Connection, row: ScheduleRow, fire_time: datetime, now: datetime, *,
                     held: bool) -> str | None:  # fmt: skip
         values = self._run_values(row, fire_time, now, job_id=new_id(), held=held)
         try:
@@ -289,7 +314,9 @@ class ScheduleFirer:
             conn.execute(insert(JobEvent), [event_values(job_id, message, now=now, source="scheduler")])
         return cast(str | None, job_id)
 
-    def _run_values(self, row: Schedule, fire_time: Any, now: datetime, *, job_id: str, held: bool) -> dict[str, Any]:
+    def _run_values(
+        self, row: ScheduleRow, fire_time: Any, now: datetime, *, job_id: str, held: bool
+    ) -> dict[str, Any]:
         return {
             "id": job_id, "owner_id": row.owner_id, "plugin": row.plugin, "params": row.params,
             "inputs": row.inputs, "status": JobStatus.PENDING.value, "progress": 0.0, "attempts": 0,
@@ -331,11 +358,13 @@ class ScheduleFirer:
             self._changed(job.id, job.owner_id)
 
     def _enqueue(self, items: list[tuple[str, int]]) -> None:
-        for job_id, priority in items:
-            try:
-                self._queue.enqueue(job_id, priority)
-            except QueueUnavailable as exc:  # queued_at is set: the stale-PENDING sweep enqueues it again
-                log.warning("could not enqueue scheduled job %s: %s", job_id, exc)
+        """One round trip for the lot (the SQLite queue: one commit, not one per job)."""
+        if not items:
+            return
+        try:
+            self._queue.enqueue_many(items)
+        except QueueUnavailable as exc:  # queued_at is set: the stale-PENDING sweep enqueues them again
+            log.warning("could not enqueue %d scheduled job(s): %s", len(items), exc)
 
 
 def _has_active_run(conn: Connection, schedule_id: str) -> bool:
