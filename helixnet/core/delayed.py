@@ -43,8 +43,8 @@ def delayed_until(run_at: datetime | None, delay: float | None, clock: Callable[
 def enqueue_due(db: Database, queue: Queue, now: datetime, limit: int = 500) -> int:
     """Enqueue PENDING jobs off the queue whose ``scheduled_at`` has come (delayed jobs, retry back-offs).
 
-    Each row is taken with a conditional UPDATE (``queued_at IS NULL``), so of several processes
-    running the loop exactly one enqueues it.
+    The rows are taken with one conditional UPDATE (``queued_at IS NULL``) that returns the ids it
+    changed, so of several processes running the loop exactly one enqueues each job.
     """
     with db.read() as session:
         due = session.execute(
@@ -53,20 +53,29 @@ def enqueue_due(db: Database, queue: Queue, now: datetime, limit: int = 500) -> 
             .order_by(Job.scheduled_at)
             .limit(limit)
         ).all()
-    count = 0
-    for job_id, priority in due:
-        fence = (Job.id == job_id, Job.status == JobStatus.PENDING.value, Job.queued_at.is_(None))
-        with db.connect() as conn:
-            if not conn.execute(update(Job).where(*fence).values(queued_at=now, scheduled_at=None)).rowcount:
-                continue
-            in_transaction = queue.enqueue_in(conn, [(job_id, priority)])
-        count += 1
-        if not in_transaction:
-            try:
-                queue.enqueue(job_id, priority)
-            except QueueUnavailable as exc:  # queued_at is set: the stale-PENDING sweep retries it
-                log.warning("could not enqueue delayed job %s: %s", job_id, exc)
-    return count
+    if not due:
+        return 0
+    priority_of = dict(due)
+    with db.connect() as conn:
+        # One conditional UPDATE for the lot; RETURNING says which rows this process took.
+        taken = (
+            conn.execute(
+                update(Job)
+                .where(Job.id.in_(list(priority_of)), Job.status == JobStatus.PENDING.value, Job.queued_at.is_(None))
+                .values(queued_at=now, scheduled_at=None)
+                .returning(Job.id)
+            )
+            .scalars()
+            .all()
+        )
+        items = [(job_id, priority_of[job_id]) for job_id in taken]
+        in_transaction = bool(items) and queue.enqueue_in(conn, items)
+    if items and not in_transaction:
+        try:
+            queue.enqueue_many(items)
+        except QueueUnavailable as exc:  # queued_at is set: the stale-PENDING sweep retries them
+            log.warning("could not enqueue %d delayed job(s): %s", len(items), exc)
+    return len(items)
 
 
 __all__ = ["delayed_until", "enqueue_due"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -66,3 +67,16 @@ def test_bad_due_times_are_refused_naming_the_field(hx, user) -> None:
         with pytest.raises(ValidationFailed) as caught:
             hx.jobs.submit(user, "echo", **fields)
         assert caught.value.errors[0]["loc"] == loc, fields
+
+
+def test_many_due_at_once_are_enqueued_once_by_concurrent_loops(make_hx, database: str) -> None:
+    hx = make_hx(database, start=False)
+    ada = hx.users.create(email="ada@example.org", password="correct horse battery")
+    due = datetime.now(UTC) + timedelta(hours=1)
+    ids = {hx.jobs.submit(ada, "echo", run_at=due).id for _ in range(50)}
+    later = due + timedelta(seconds=1)
+    with ThreadPoolExecutor(3) as pool:
+        counts = list(pool.map(lambda _: hx.fire(later).delayed, range(3)))
+    assert sum(counts) == 50, counts  # each job taken by exactly one of the three
+    assert all(hx.jobs.get(job_id).queued_at == later for job_id in ids)
+    assert hx.queue.size() == 50
