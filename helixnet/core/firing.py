@@ -133,8 +133,35 @@ class ScheduleFirer:
         self._insert: Insert = self._insert_many.returning(_jobs.c.id)
 
     def tick(self, now: datetime) -> FireReport:
-        """One pass at ``now``: fire what is due, release queued runs, enqueue due delayed jobs."""
+        """One pass at ``now``: fire what is due, release queued runs, enqueue due delayed jobs.
+
+        An idle pass is one query (``_probe``): every sweeping process runs this twice a second.
+        """
         report = FireReport()
+        schedule_due, delayed_due, held = self._probe()
+        if schedule_due is not None and schedule_due <= now:
+            self._fire_schedules(now, report)
+        if held:
+            self._release_queued(now, report)
+        if delayed_due is not None and delayed_due <= now:
+            report.delayed = enqueue_due(self._db, self._queue, now)
+        if report.total:
+            schedule_due, delayed_due, _ = self._probe()
+        report.next_due = min((due for due in (schedule_due, delayed_due) if due is not None), default=None)
+        return report
+
+    def _probe(self) -> tuple[datetime | None, datetime | None, bool]:
+        """The next schedule fire, the next delayed job, and whether any run is held: each the first
+        entry of an index (``ix_schedules_next_fire``, ``ix_jobs_off_queue``), in one round trip."""
+        with self._db.read() as session:
+            row = session.execute(select(
+                select(func.min(Schedule.next_fire_at)).scalar_subquery(),
+                select(func.min(Job.scheduled_at)).where(text(OFF_QUEUE), Job.scheduled_at < HELD).scalar_subquery(),
+                exists().where(text(OFF_QUEUE), Job.scheduled_at == HELD),
+            )).one()  # fmt: skip
+        return row[0], row[1], bool(row[2])
+
+    def _fire_schedules(self, now: datetime, report: FireReport) -> None:
         with self._db.read() as session:
             # Plain rows, not ORM objects: building a thousand instances was a quarter of a burst's time.
             due = cast(list[ScheduleRow], session.execute(
@@ -155,14 +182,6 @@ class ScheduleFirer:
                 self._fire_batch(simple[start : start + BATCH], now, report)
             except Exception:
                 log.exception("a batch of %d schedules could not fire; each is tried again next tick", len(simple))
-        self._release_queued(now, report)
-        report.delayed = enqueue_due(self._db, self._queue, now)
-        with self._db.read() as session:
-            # Both are the first entry of an index: the loop sleeps until the sooner of the two.
-            schedule = session.scalar(select(func.min(Schedule.next_fire_at)))
-            delayed = session.scalar(select(func.min(Job.scheduled_at)).where(text(OFF_QUEUE), Job.scheduled_at < HELD))
-        report.next_due = min((due for due in (schedule, delayed) if due is not None), default=None)
-        return report
 
     # -- firing ---------------------------------------------------------------------------------------
 
