@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         fires = f"{r['fires']}/{r['expected']}"
         print(f"{r['backend']:<17} | {fires:>11} | {r['median'] * 1000:>7.0f} ms | {r['p99'] * 1000:>5.0f} ms | "
-              f"{r['max'] * 1000:>5.0f} ms | {r['db_ms']:>10.2f} | {r['statements']:>10.1f} | "
+              f"{r['max'] * 1000:>5.0f} ms | {r['db_ms']:>10.2f} | {r['statements']:>10.2f} | "
               f"{'ok' if r['p99'] < 1 else 'MISS'}")  # fmt: skip
     return 0
 
