@@ -80,7 +80,9 @@ _EXPORTS: dict[str, str] = {
         "helixnet.errors",
     ),
     **dict.fromkeys(["ComputePlugin", "InputSpec", "NoParams"], "helixnet.plugins.base"),
-    **dict.fromkeys(["ScheduleCreate", "SchedulePage", "ScheduleRead", "ScheduleUpdate"], "helixnet.core.schedule_schemas"),
+    **dict.fromkeys(
+        ["ScheduleCreate", "SchedulePage", "ScheduleRead", "ScheduleUpdate"], "helixnet.core.schedule_schemas"
+    ),
 }
 
 
