@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__`
     from helixnet.app import HelixNet
     from helixnet.core.config import Settings
     from helixnet.core.models import ACTIVE_STATUSES, FINAL_STATUSES, ArtifactStatus, JobStatus
+    from helixnet.core.schedule_schemas import ScheduleCreate, SchedulePage, ScheduleRead, ScheduleUpdate
     from helixnet.core.schemas import (
         ArtifactRead,
         JobCreate,
@@ -79,6 +80,9 @@ _EXPORTS: dict[str, str] = {
         "helixnet.errors",
     ),
     **dict.fromkeys(["ComputePlugin", "InputSpec", "NoParams"], "helixnet.plugins.base"),
+    **dict.fromkeys(
+        ["ScheduleCreate", "SchedulePage", "ScheduleRead", "ScheduleUpdate"], "helixnet.core.schedule_schemas"
+    ),
 }
 
 
@@ -125,6 +129,10 @@ __all__ = [
     "QueueUnavailable",
     "RateLimited",
     "RequestTimeout",
+    "ScheduleCreate",
+    "SchedulePage",
+    "ScheduleRead",
+    "ScheduleUpdate",
     "Settings",
     "StorageError",
     "UserCreate",

@@ -13,12 +13,14 @@ from helixnet.core.changes import ChangeFeed
 from helixnet.core.config import Settings
 from helixnet.core.db import Database
 from helixnet.core.digests import ArtifactDigests
+from helixnet.core.firing import FireReport, ScheduleFirer
 from helixnet.core.jobs import JobService
 from helixnet.core.metrics import Metrics
 from helixnet.core.migrate import upgrade
 from helixnet.core.models import utcnow
 from helixnet.core.pauses import PauseService
 from helixnet.core.prometheus import DatabaseGauges, PrometheusMetrics
+from helixnet.core.schedules import ScheduleService
 from helixnet.core.security import TokenSigner
 from helixnet.core.throttle import LoginThrottle
 from helixnet.core.users import UserService
@@ -89,6 +91,13 @@ class HelixNet:
             on_change=self.changes.notify,
             on_submitted=self.prometheus.job_submitted,
         )
+        # Schedules and delayed jobs are fired from the database by every sweeping process (issue 13).
+        self.firer = ScheduleFirer(
+            self.db, self.queue, default_max_retries=self.settings.job_max_retries,
+            default_timeout=self.settings.job_default_timeout, on_change=self.changes.notify,
+            on_submitted=self.prometheus.job_submitted,
+        )  # fmt: skip
+        self.schedules = ScheduleService(self.db, self.jobs, self.firer, clock=clock)
         self.workers = WorkerRegistry(self.db, clock=clock)
         self.metrics = Metrics(self.db, clock=clock, observer=self.prometheus.job_finished)
         self.pauses = PauseService(self.db, self.queue, self.plugins, clock=clock)
@@ -146,6 +155,7 @@ class HelixNet:
             heartbeat_seconds=self.settings.job_heartbeat_seconds,
             sweep_interval_seconds=self.settings.sweep_interval_seconds,
             sweeper=self.sweeper if sweeper else None,
+            firer=self.firer if sweeper else None,
             name=self.worker_name,
             registry=self.workers,
             metrics=self.metrics,
@@ -191,6 +201,10 @@ class HelixNet:
     def sweep(self, now: datetime | None = None) -> SweepReport:
         """One sweeper pass now (or at ``now``), whoever holds the lease: for tests and admin tools."""
         return self.sweeper.sweep(now or self.clock(), force=True)
+
+    def fire(self, now: datetime | None = None) -> FireReport:
+        """One firing pass now (or at ``now``): due schedules, queued runs, delayed jobs. For tests and tools."""
+        return self.firer.tick(now or self.clock())
 
     # -- wiring ---------------------------------------------------------------------------------------
 

@@ -207,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run worker threads against the configured queue and database")
     worker.add_argument("-c", "--concurrency", type=_positive_int, default=2, help="worker threads (default 2)")
-    worker.add_argument("--no-sweeper", action="store_true", help="do not take part in sweeping lost jobs")
+    worker.add_argument("--no-sweeper", action="store_true",
+                        help="take no part in sweeping lost jobs nor in firing schedules and delayed jobs")  # fmt: skip
     worker.add_argument("-p", "--processes", type=_at_least_one, default=1,
                         help="worker processes, run and restarted by a supervisor (default 1: this process)")  # fmt: skip
     worker.add_argument("--grace", type=_seconds, default=None,
@@ -239,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed = users.add_parser("seed", help="create the users of a JSON file; idempotent")
     seed.add_argument("file")
     seed.set_defaults(func=cmd_users_seed)
+    from helixnet.schedules_cli import register as register_schedules
+
+    register_schedules(commands)
     _register_extra(commands)
     from helixnet.remote import register as register_remote  # argparse only: the client loads when used
 

@@ -29,7 +29,7 @@ def run(monkeypatch, capsys, *argv, stdin=""):
 
 def test_db_upgrade(env, monkeypatch, capsys):
     code, out, _ = run(monkeypatch, capsys, "db", "upgrade")
-    assert code == 0 and "revision 0004" in out
+    assert code == 0 and "revision 0005" in out
 
 
 def test_users_create_list(env, monkeypatch, capsys):
@@ -115,3 +115,28 @@ def test_supervisor_metrics_port_needs_the_token_too(env, monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, "worker", "--processes", "2", "--metrics-port", "9101")
     assert code == 2 and "--metrics-port needs HELIXNET_METRICS_TOKEN" in err
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ  # refused before the multiprocess mode was set up
+
+
+def test_schedules_commands(env, monkeypatch, capsys):
+    run(monkeypatch, capsys, "users", "create", "ada@example.org", "--password-stdin", stdin="correct horse battery\n")
+    code, out, err = run(monkeypatch, capsys, "schedules", "create", "echo", "--owner", "ada@example.org",
+                         "--cron", "30 2 * * *", "--timezone", "Europe/Berlin", "--params", '{"message": "hi"}')  # fmt: skip
+    assert code == 0, err
+    schedule_id = out.split()[2].rstrip(";")
+    code, out, _ = run(monkeypatch, capsys, "schedules", "list")
+    assert schedule_id in out and "30 2 * * *" in out and "Europe/Berlin" in out and "enabled" in out
+    code, out, _ = run(monkeypatch, capsys, "schedules", "disable", schedule_id)
+    assert code == 0 and "disabled" in out
+    code, out, _ = run(monkeypatch, capsys, "schedules", "show", schedule_id)
+    assert json.loads(out)["enabled"] is False and json.loads(out)["next_fire_at"] is None
+    code, out, _ = run(monkeypatch, capsys, "schedules", "enable", schedule_id)
+    assert code == 0 and "enabled" in out
+    code, out, _ = run(monkeypatch, capsys, "schedules", "run", schedule_id)
+    assert code == 0 and "fired: job" in out and "PENDING" in out
+    code, _, err = run(monkeypatch, capsys, "schedules", "create", "echo", "--owner", "ada@example.org",
+                       "--cron", "0 * * * *", "--timezone", "Mars/Olympus")  # fmt: skip
+    assert code == 1 and "timezone" in err and "Traceback" not in err
+    code, out, _ = run(monkeypatch, capsys, "schedules", "delete", schedule_id)
+    assert code == 0
+    code, _, err = run(monkeypatch, capsys, "schedules", "show", schedule_id)
+    assert code == 1 and "not found" in err

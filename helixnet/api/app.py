@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from helixnet.api import admin, artifacts, jobs, meta, prometheus, storage, users
+from helixnet.api import admin, artifacts, jobs, meta, prometheus, schedules, storage, users
 from helixnet.api.cors import cors_middleware
 from helixnet.api.errors import EXCEPTION_HANDLERS
 from helixnet.api.middleware import edge_middleware
@@ -22,7 +22,8 @@ API_PREFIX = "/api/v1"
 
 def api_routes() -> list[ApiRoute]:
     """Every documented endpoint, in the order the docs show them."""
-    return [*meta.ROUTES, *users.ROUTES, *jobs.ROUTES, *artifacts.ROUTES, *storage.ROUTES, *admin.ROUTES]
+    return [*meta.ROUTES, *users.ROUTES, *jobs.ROUTES, *schedules.ROUTES, *artifacts.ROUTES, *storage.ROUTES,
+            *admin.ROUTES]  # fmt: skip
 
 
 def create_app(hx: HelixNet, *, prefix: str = API_PREFIX, root_redirect: bool = True) -> Starlette:

@@ -79,7 +79,7 @@ async def submit_job(request: Request) -> Response:
     job = await call(
         hx_of(request).jobs.submit, user_of(request), body.plugin, params=body.params, inputs=body.inputs,
         priority=body.priority, max_retries=body.max_retries, timeout=body.timeout,
-        idempotency_key=_idempotency_key(request),
+        idempotency_key=_idempotency_key(request), run_at=body.run_at, delay=body.delay,
     )  # fmt: skip
     return model_response(job, 202, _location(request, job))
 

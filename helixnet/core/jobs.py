@@ -22,6 +22,7 @@ from helixnet.core import statements as sql
 from helixnet.core.artifacts import can_see
 from helixnet.core.bulk import BulkAction, BulkReport, run_bulk
 from helixnet.core.db import Database
+from helixnet.core.delayed import delayed_until
 from helixnet.core.events import record_event
 from helixnet.core.filters import job_filters
 from helixnet.core.job_checks import JobChecks, same_request_or_refuse
@@ -83,9 +84,18 @@ class JobService:
         max_retries: int | None = None,
         timeout: float | None = None,
         idempotency_key: str | None = None,
+        run_at: datetime | None = None,
+        delay: float | None = None,
     ) -> JobRead:
-        """Validate, record and enqueue a job; returns it PENDING (or the earlier job for a repeated key)."""
+        """Validate, record and enqueue a job; returns it PENDING (or the earlier job for a repeated key).
+
+        ``run_at`` (aware) or ``delay`` (seconds) makes it a delayed job: recorded now, PENDING and
+        off the queue until due, then enqueued by the firing loop (``core/firing.py``) from the
+        database, never by a queue-side ETA, so a due time passed while every worker was down
+        still runs when they return.
+        """
         owner_id = user_id_of(user)
+        due = delayed_until(run_at, delay, self._clock)
         request = self.checked_request(owner_id, plugin, params, inputs, priority, max_retries, timeout)
         checked_params, checked_inputs = request["params"], request["inputs"]
         retries, timeout = request["max_retries"], request["timeout"]
@@ -101,11 +111,16 @@ class JobService:
             "cancel_requested": False, "created_at": now, "queued_at": now,
             "idempotency_key": idempotency_key,
         }  # fmt: skip
+        delayed = due is not None and due > now
+        if due is not None:
+            values["run_at"] = due
+            if delayed:  # the firing loop enqueues it when due; until then the claim refuses it too
+                values.update(queued_at=None, scheduled_at=due)
         try:
             with self._db.connect() as conn:
                 conn.execute(sql.INSERT_JOB, values)
                 # A PostgreSQL queue in this database takes the message in this transaction: one commit.
-                enqueued = self._queue.enqueue_in(conn, [(job_id, priority)])
+                enqueued = delayed or self._queue.enqueue_in(conn, [(job_id, priority)])
         except IntegrityError as exc:
             if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
                 return same_request_or_refuse(earlier, request)

@@ -106,6 +106,10 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+OFF_QUEUE = "status = 'PENDING' AND queued_at IS NULL"
+"""PENDING jobs not on the queue. Queries say it literally, as its partial index does (see UNDIGESTED)."""
+
+
 class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
@@ -127,6 +131,13 @@ class Job(Base):
             postgresql_where=text("status IN ('PENDING', 'RUNNING')"),
         ),
         UniqueConstraint("owner_id", "idempotency_key"),
+        # Delayed jobs, runs held by a schedule's overlap "queue", failed enqueues: the few PENDING rows
+        # off the queue, which the firing loop reads several times a second (issue 13).
+        Index("ix_jobs_off_queue", "scheduled_at", sqlite_where=text(OFF_QUEUE), postgresql_where=text(OFF_QUEUE)),
+        # One job per (schedule, fire time): a double fire is impossible however many processes fire.
+        UniqueConstraint("schedule_id", "fire_time"),
+        # "Is a run of this schedule still active?" (overlap), read at every fire.
+        Index("ix_jobs_schedule_status", "schedule_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -154,6 +165,11 @@ class Job(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     worker_id: Mapped[str | None] = mapped_column(String(200))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # A delayed job's requested start (kept; ``scheduled_at`` is what the sweeper and claim read).
+    run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The schedule that fired this job, and the fire time it stands for (issue 13).
+    schedule_id: Mapped[str | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
+    fire_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def is_stuck(self, now: datetime, lost_after_seconds: float) -> bool:
         """RUNNING with a heartbeat older than the limit: its worker is gone."""
@@ -166,6 +182,40 @@ class Job(Base):
 UNDIGESTED = "sha256 IS NULL AND status = 'AVAILABLE'"
 """Artifacts whose sha256 the digest step must compute. Queries say it literally, as the partial index
 does: PostgreSQL uses a partial index only when it can prove the query's WHERE implies its own."""
+
+
+class Schedule(Base):
+    """A plugin run on a cron expression or an interval; each fire is an ordinary Job (issue 13)."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (
+        # The firing loop's one query, several times a second: what is due. Disabled ones hold NULL.
+        Index("ix_schedules_next_fire", "next_fire_at"),
+        Index("ix_schedules_owner_created", "owner_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    plugin: Mapped[str] = mapped_column(String(100))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    inputs: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    cron: Mapped[str | None] = mapped_column(String(200))
+    interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    catchup_seconds: Mapped[int] = mapped_column(Integer, default=600)
+    overlap: Mapped[str] = mapped_column(String(8), default="allow")
+    next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_job_id: Mapped[str | None] = mapped_column(String(36))
+    # Fire times older than the catch-up window when the loop came back (not run), and fires
+    # skipped because the previous run was still active (overlap "skip"): what the page shows.
+    missed_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_missed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_skipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class Artifact(Base):

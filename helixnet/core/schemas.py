@@ -10,11 +10,22 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 
 from helixnet.core.models import ArtifactStatus, JobStatus
 from helixnet.core.validation import nul_free
 
+#: The longest delay a job may be given (ten years): anything longer is a mistake.
+MAX_DELAY_SECONDS = 10 * 366 * 24 * 3600
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{4,30}[0-9]$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -122,7 +133,7 @@ class ArtifactRead(_Read):
         return "local" if value.startswith("/") else value
 
 
-class JobCreate(BaseModel):
+class _JobFields(BaseModel):
     # The example is what Swagger UI pre-fills: it must be accepted as it stands (issue 9).
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"plugin": "echo", "params": {"message": "hello"}}]})
 
@@ -134,7 +145,14 @@ class JobCreate(BaseModel):
     timeout: float | None = Field(default=None, gt=0, le=7 * 24 * 3600, description="seconds")
 
 
-class JobBatchItem(JobCreate):
+class JobCreate(_JobFields):
+    run_at: AwareDatetime | None = Field(default=None, description="start no earlier than this (ISO 8601 with "
+                                         "an offset); a time in the past runs at once. Not with delay")  # fmt: skip
+    delay: float | None = Field(default=None, ge=0, le=MAX_DELAY_SECONDS, allow_inf_nan=False,
+                                description="seconds from now before it may start. Not with run_at")  # fmt: skip
+
+
+class JobBatchItem(_JobFields):
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200,
                                         description="a retried batch returns the first job for this item")  # fmt: skip
 
@@ -178,6 +196,9 @@ class JobRead(_Read):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = None
+    run_at: datetime | None = Field(default=None, description="a delayed job's requested start")
+    schedule_id: UUIDOut | None = Field(default=None, description="the schedule that fired this job")
+    fire_time: datetime | None = Field(default=None, description="the schedule's fire time this job stands for")
     artifacts: list[ArtifactRead] = Field(default_factory=list, description="outputs of this job")
 
     @property

@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 
 from helixnet.app import HelixNet
 from helixnet.headers import DefaultHeaders
-from helixnet.ui import artifacts, dashboard, files, jobs, login, new_job, profile
+from helixnet.ui import artifacts, dashboard, files, jobs, login, new_job, profile, schedules
 from helixnet.ui.admin import jobs as admin_jobs
 from helixnet.ui.admin import monitor
 from helixnet.ui.admin import users as admin_users
@@ -63,6 +63,7 @@ def register_pages(hx: HelixNet) -> LiveHub:
     dashboard.create(hx, hub)
     new_job.create(hx)
     jobs.create(hx, hub)
+    schedules.create(hx)
     files.create(hx)
     artifacts.create(hx)
     profile.create(hx)

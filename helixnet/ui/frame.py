@@ -14,7 +14,7 @@ from nicegui import app, ui
 from helixnet.core.schemas import UserRead
 from helixnet.ui.session import sign_out
 
-NAV = [("Dashboard", "/"), ("Artifacts", "/artifacts")]
+NAV = [("Dashboard", "/"), ("Schedules", "/schedules"), ("Artifacts", "/artifacts")]
 ADMIN_NAV = [("Users", "/admin/users"), ("All jobs", "/admin/jobs"), ("Monitor", "/admin/monitor")]
 
 #: Report whether the tab is visible, so live pages pause their updates while it is hidden.

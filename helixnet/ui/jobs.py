@@ -125,6 +125,10 @@ class JobView:
         attempts = [e for e in self.hx.jobs.events(job.id, self.user) if e.message.startswith("started on worker")]
         with ui.timeline(side="right").classes("w-full"):
             ui.timeline_entry(title="Created", subtitle=when(job.created_at))
+            if job.fire_time:
+                ui.timeline_entry("fired by a schedule", title="Fire time", subtitle=when(job.fire_time))
+            if job.run_at:
+                ui.timeline_entry(title="Not before", subtitle=when(job.run_at))
             if job.queued_at:
                 ui.timeline_entry(title="Queued", subtitle=when(job.queued_at))
             for event in attempts:

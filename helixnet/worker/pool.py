@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 
 from helixnet.core.db import Database
+from helixnet.core.firing import ScheduleFirer
 from helixnet.core.metrics import FLUSH_SECONDS, Metrics
 from helixnet.core.models import Job, JobStatus
 from helixnet.errors import QueueUnavailable
@@ -28,6 +29,9 @@ from helixnet.worker.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+
+#: The firing loop looks at least this often; sooner when a schedule is due sooner (issue 13).
+FIRE_TICK_SECONDS = 0.5
 
 #: A job running longer than this gets its "started" event written without waiting for its outcome.
 EVENT_FLUSH_SECONDS = 0.5
@@ -51,6 +55,7 @@ class WorkerPool:
         heartbeat_seconds: float,
         sweep_interval_seconds: float,
         sweeper: Sweeper | None,
+        firer: ScheduleFirer | None = None,
         name: str | None = None,
         registry: WorkerRegistry | None = None,
         metrics: Metrics | None = None,
@@ -67,6 +72,7 @@ class WorkerPool:
         self._heartbeat_seconds = heartbeat_seconds
         self._sweep_interval = sweep_interval_seconds
         self._sweeper = sweeper
+        self._firer = firer
         self.name = name or process_worker_name()
         self._stop = threading.Event()
         self._monitor_stop = threading.Event()  # set after the hand-back: running jobs beat until then
@@ -99,6 +105,8 @@ class WorkerPool:
             self._spawn(self._monitor, "helixnet-monitor")
         if self._sweeper is not None:
             self._spawn(self._sweep_loop, "helixnet-sweeper")
+        if self._firer is not None:
+            self._spawn(self._fire_loop, "helixnet-firing")
 
     def stop(self, grace: float = 10.0) -> None:
         """Stop taking jobs; let running ones finish for up to ``grace`` seconds, then hand the rest back.
@@ -260,3 +268,29 @@ class WorkerPool:
                     log.info("sweeper: %s", report)
             except Exception:
                 log.exception("sweep failed; trying again next interval")
+
+    def _fire_loop(self) -> None:
+        """Schedules and delayed jobs, from the database: wakes at the next fire time, at least twice a second.
+
+        Its own cadence, not the sweeper's interval, so a job is enqueued within a second of its
+        fire time; no lease (``core/firing.py`` makes concurrent processes safe), so a dead process
+        delays no fire.
+        """
+        assert self._firer is not None
+        wait = 0.0
+        while not self._stop.wait(wait):
+            wait = FIRE_TICK_SECONDS
+            try:
+                report = self._firer.tick(self._clock())
+                if report.total:
+                    log.info("firing: %d fired, %d queued, %d skipped, %d missed, %d released, %d delayed",
+                             report.fired, report.held, report.skipped, report.missed, report.released,
+                             report.delayed)  # fmt: skip
+                if report.more:
+                    wait = 0.0
+                elif report.next_due is not None:
+                    until = (report.next_due - self._clock()).total_seconds()
+                    # Past due after a pass means capped or failing: the next look comes at the usual pace.
+                    wait = min(FIRE_TICK_SECONDS, until) if until > 0 else FIRE_TICK_SECONDS
+            except Exception:
+                log.exception("firing pass failed; trying again")

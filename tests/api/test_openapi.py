@@ -32,7 +32,8 @@ def test_every_route_is_documented(client) -> None:
                  "/plugins", "/jobs", "/jobs/upload", "/jobs/{job_id}", "/jobs/{job_id}/events",
                  "/jobs/{job_id}/cancel", "/jobs/{job_id}/retry", "/artifacts/upload", "/artifacts",
                  "/artifacts/{artifact_id}", "/artifacts/{artifact_id}/complete",
-                 "/artifacts/{artifact_id}/download"):
+                 "/artifacts/{artifact_id}/download", "/schedules", "/schedules/{schedule_id}",
+                 "/schedules/{schedule_id}/run", "/schedules/{schedule_id}/jobs"):
         assert f"{API}{path}" in spec["paths"], path
     assert spec["paths"][f"{API}/jobs"]["post"]["responses"]["202"]["content"]["application/json"]["schema"]
     for name in ("JobRead", "JobCreate", "ArtifactRead", "UserRead", "UserUpdate", "ErrorBody"):
@@ -184,8 +185,9 @@ def test_every_prefilled_example_is_accepted(client) -> None:
                 assert example is not None, f"{method} {path} has no example: Swagger would send 'string'"
                 bodies[(method.upper(), path)].model_validate_json(json.dumps(example), strict=True)
                 checked += 1
-    # PUT /users/me, password, POST /users, PATCH /users/{id}, POST /jobs, /jobs/batch, /artifacts/upload, /jobs/bulk
-    assert checked == 8
+    # PUT /users/me, password, POST /users, PATCH /users/{id}, POST /jobs, /jobs/batch, /artifacts/upload, /jobs/bulk,
+    # POST /schedules, PATCH /schedules/{id}
+    assert checked == 10
     form = spec["paths"][f"{API}/jobs/upload"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     params = json.loads(form["properties"]["params"]["examples"][0])
     assert params == {"top": 5}
