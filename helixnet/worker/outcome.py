@@ -14,7 +14,8 @@ from sqlalchemy.exc import DBAPIError
 from helixnet.core import statements as sql
 from helixnet.core.db import Database
 from helixnet.core.events import event_values
-from helixnet.core.models import ArtifactStatus, Job, JobStatus
+from helixnet.core.models import FINAL_STATUSES, ArtifactStatus, Job, JobStatus
+from helixnet.core.workflows import Settled, settle_children
 from helixnet.worker.context import JobCancelled, JobContext
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,14 @@ class OutcomeWriter:
         self._db = db
 
     def write(self, plans: list[_Recorded]) -> list[bool]:
+        return self.write_settling(plans)[0]
+
+    def write_settling(self, plans: list[_Recorded]) -> tuple[list[bool], Settled]:
         """The fenced outcome UPDATEs, their log lines and artifacts, in one transaction.
+
+        In the same transaction, the waiting children of the jobs that became final are settled
+        (``helixnet.core.workflows``): released to PENDING (returned, to enqueue after the commit),
+        or cancelled when a parent failed. A crash cannot leave a finished parent's child waiting.
 
         Tried once more on a dropped connection (a killed backend, a failover): the outcomes are
         known, only their write was lost, and the worker's pinned connection is reopened on its next
@@ -105,6 +113,10 @@ class OutcomeWriter:
                                for plan, plan_lines in zip(plans, lines, strict=True)]  # fmt: skip
                     if events:
                         conn.execute(sql.INSERT_EVENTS, events)
+                    final = [plan.claim.job_id for plan, done in zip(plans, updated, strict=True)
+                             if done and plan.status in FINAL_STATUSES]  # fmt: skip
+                    # One settle for the group: its children locked in one order, never a deadlock.
+                    settled = settle_children(conn, final, plans[0].now) if final else Settled()
             except DBAPIError as exc:
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
@@ -114,8 +126,8 @@ class OutcomeWriter:
                 updated = [
                     done or self._landed(plan.claim, plan.values) for plan, done in zip(plans, updated, strict=True)
                 ]
-            return updated
-        return [False] * len(plans)
+            return updated, settled
+        return [False] * len(plans), Settled()
 
     @staticmethod
     def _outcome_lines(plan: _Recorded) -> list[dict[str, Any]]:
