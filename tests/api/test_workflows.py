@@ -38,8 +38,11 @@ def test_after_parents_children_and_refusals(client, alice: Account, bob: Accoun
     assert wait_final(client, failing["id"], alice.headers)["status"] == "FAILURE"
     refused = submit(client, alice, after=[failing["id"]])
     assert refused.status_code == 409 and refused.json()["errors"][0]["loc"] == ["after"]
-    waiting = client.post(f"{API}/jobs/batch", headers=alice.headers,
-                          json={"jobs": [{"plugin": "echo", "after": [failing["id"]], "allow_failed_parents": True}]})
+    waiting = client.post(
+        f"{API}/jobs/batch",
+        headers=alice.headers,
+        json={"jobs": [{"plugin": "echo", "after": [failing["id"]], "allow_failed_parents": True}]},
+    )
     assert waiting.status_code == 201 and waiting.json()["jobs"][0]["parents"] == [failing["id"]]
 
 
@@ -47,7 +50,10 @@ def test_cancel_cascades_and_retry_rearms_over_http(client, alice: Account) -> N
     parent = submit(client, alice, "sleep", params={"seconds": 30}, priority=-100).json()
     child = submit(client, alice, after=[parent["id"]]).json()
     assert child["status"] == "WAITING"
-    assert client.get(f"{API}/jobs", headers=alice.headers, params={"status": "WAITING"}).json()["items"][0]["id"] == child["id"]
+    assert (
+        client.get(f"{API}/jobs", headers=alice.headers, params={"status": "WAITING"}).json()["items"][0]["id"]
+        == child["id"]
+    )
     assert client.post(f"{API}/jobs/{parent['id']}/cancel", headers=alice.headers).status_code == 202
     cancelled = wait_final(client, child["id"], alice.headers)
     assert cancelled["status"] == "CANCELLED" and cancelled["error"] == f"dependency failed: {parent['id']}"
@@ -71,10 +77,16 @@ def test_a_chain_of_outputs_over_a_real_server(start_server) -> None:
         headers = sign_in(http, "ada@example.org", "a long password!")
         first = http.post(f"{API}/jobs/upload", headers=headers, files={"content": ("a.txt", b"one two two three")})
         a = first.json()
-        b = http.post(f"{API}/jobs", headers=headers, json={
-            "plugin": "textstats", "inputs": {"content": {"job": a["id"], "output": "result.json"}}}).json()
-        c = http.post(f"{API}/jobs", headers=headers, json={
-            "plugin": "textstats", "inputs": {"content": {"job": b["id"], "output": "result.json"}}}).json()
+        b = http.post(
+            f"{API}/jobs",
+            headers=headers,
+            json={"plugin": "textstats", "inputs": {"content": {"job": a["id"], "output": "result.json"}}},
+        ).json()
+        c = http.post(
+            f"{API}/jobs",
+            headers=headers,
+            json={"plugin": "textstats", "inputs": {"content": {"job": b["id"], "output": "result.json"}}},
+        ).json()
         assert b["parents"] == [a["id"]] and c["input_refs"]["content"] == {"job": b["id"], "output": "result.json"}
         done = wait_final(http, c["id"], headers)
         assert done["status"] == "SUCCESS", done

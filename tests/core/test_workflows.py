@@ -171,10 +171,8 @@ def test_fan_in_of_20_runs_the_child_once_after_the_last_parent_on_postgres(make
     """Twenty parents finishing together on four worker threads: the child is released exactly once."""
     hx = make_hx("postgres", workers=4, worker_claim_batch=1)
     user = hx.users.create(email="ada@example.org", password="correct horse battery")
-    gate = threading.Event()
     parents = [hx.jobs.submit(user, "sleep", params={"seconds": 0.05}) for _ in range(20)]
     child = hx.jobs.submit(user, "echo", params={"message": "in"}, after=[p.id for p in parents])
-    gate.set()
     done = hx.jobs.wait(child.id, timeout=60)
     assert done.status == JobStatus.SUCCESS and done.attempts == 1
     finished = [hx.jobs.get(p.id).finished_at for p in parents]
@@ -196,7 +194,7 @@ def test_the_settle_of_concurrent_parents_releases_once_on_postgres(make_hx):
         child = hx.jobs.submit(user, "echo", after=[p.id for p in parents])
         barrier = threading.Barrier(len(parents))
 
-        def run(job_id: str) -> None:
+        def run(job_id: str, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             hx.runner.execute(job_id, f"w-{job_id[:4]}")
 
