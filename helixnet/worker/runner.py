@@ -91,6 +91,7 @@ class JobRunner:
         retry_backoff: Callable[[int], float],
         requeue: Callable[[str, int], None] | None = None,
         on_change: Callable[[str], None] | None = None,
+        requeue_many: Callable[[list[tuple[str, int]]], None] | None = None,
         metrics: Metrics | None = None,
         executors: Executors | None = None,
     ) -> None:
@@ -105,6 +106,8 @@ class JobRunner:
         self._clock = clock
         self._retry_backoff = retry_backoff
         self._requeue = requeue
+        # Children a finished job released (a fan-out of thousands): one queue round trip for them all.
+        self._requeue_many = requeue_many
         self._lock = threading.Lock()
         self.running: dict[str, RunningJob] = {}
 
@@ -344,9 +347,11 @@ class JobRunner:
 
     def after_settle(self, settled: Settled) -> None:
         """Children a finished job released are enqueued (an enqueue failure leaves them to the sweeper)."""
+        if settled.released and self._requeue_many is not None:
+            self._requeue_many(settled.released)
         for job_id, priority in settled.released:
             self._changed(job_id)
-            if self._requeue is not None:
+            if self._requeue_many is None and self._requeue is not None:
                 self._requeue(job_id, priority)
         for job_id in settled.ended:
             self._changed(job_id)
