@@ -27,7 +27,6 @@ from helixnet.core.filters import job_filters
 from helixnet.core.job_checks import JobChecks, same_request_or_refuse
 from helixnet.core.job_checks import check_range as _check_range
 from helixnet.core.models import (
-    ACTIVE_STATUSES,
     FINAL_STATUSES,
     Artifact,
     ArtifactStatus,
@@ -268,11 +267,13 @@ class JobService:
     def depth(self) -> dict[str, dict[JobStatus, int]]:
         """PENDING and RUNNING jobs per plugin: the queue depth, read through the active-jobs index."""
         found: dict[str, dict[JobStatus, int]] = {}
-        query = (select(Job.plugin, Job.status, func.count()).where(Job.status.in_([s.value for s in ACTIVE_STATUSES]))
+        # Not WAITING (issue 13): a job waiting for its parents is not on the queue yet.
+        queued = (JobStatus.PENDING, JobStatus.RUNNING)
+        query = (select(Job.plugin, Job.status, func.count()).where(Job.status.in_([s.value for s in queued]))
                  .group_by(Job.plugin, Job.status))  # fmt: skip
         with self._db.read() as session:
             for plugin, status, count in session.execute(query):
-                found.setdefault(plugin, {s: 0 for s in ACTIVE_STATUSES})[JobStatus(status)] = int(count)
+                found.setdefault(plugin, {s: 0 for s in queued})[JobStatus(status)] = int(count)
         return found
 
     def events(self, job_id: str, user: UserRef | None = None, *, after_id: int = 0, limit: int = 1000) -> builtins.list[JobEventRead]:

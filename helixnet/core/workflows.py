@@ -356,8 +356,10 @@ def _resolve(refs: Mapping[str, Mapping[str, str]], status_of: Mapping[str, str]
     resolved: dict[str, str] = {}
     for name, ref in sorted(refs.items()):
         parent, output = ref["job"], ref["output"]
-        if status_of.get(parent) != JobStatus.SUCCESS.value:
-            return {}, (name, f"job {parent} ended {status_of.get(parent)}, so it has no output {output!r}")
+        if parent not in status_of:
+            return {}, (name, f"job {parent} was deleted, and its output {output!r} with it")
+        if status_of[parent] != JobStatus.SUCCESS.value:
+            return {}, (name, f"job {parent} ended {status_of[parent]}, so it has no output {output!r}")
         artifact_id = outputs.get((parent, output))
         if artifact_id is None:
             return {}, (name, f"job {parent} succeeded without an output named {output!r}")
