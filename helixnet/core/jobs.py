@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from helixnet.core import statements as sql
@@ -113,13 +113,22 @@ class JobService:
             "allow_failed_parents": request["allow_failed_parents"],
         }  # fmt: skip
         try:
-            with self._db.connect() as conn:
-                edges = place(conn, [values], [parents])  # WAITING, or PENDING with its refs resolved
-                conn.execute(sql.INSERT_JOB, values)
-                insert_edges(conn, edges)
-                # A PostgreSQL queue in this database takes the message in this transaction: one commit.
-                waiting = values["status"] == JobStatus.WAITING.value
-                enqueued = waiting or self._queue.enqueue_in(conn, [(job_id, priority)])
+            for attempt in (1, 2):
+                try:
+                    with self._db.connect() as conn:
+                        edges = place(conn, [values], [parents])  # WAITING, or PENDING with its refs resolved
+                        conn.execute(sql.INSERT_JOB, values)
+                        insert_edges(conn, edges)
+                        # A PostgreSQL queue in this database takes the message in this transaction: one commit.
+                        waiting = values["status"] == JobStatus.WAITING.value
+                        enqueued = waiting or self._queue.enqueue_in(conn, [(job_id, priority)])
+                    break
+                except OperationalError as exc:
+                    # The parents' share locks met a writer locking rows in another order (a
+                    # heartbeat of many jobs): PostgreSQL broke the deadlock; the submit goes again.
+                    if attempt == 2 or not parents or getattr(exc.orig, "sqlstate", None) != "40P01":
+                        raise
+                    values.update(status=JobStatus.PENDING.value, queued_at=now, inputs=checked_inputs)
         except IntegrityError as exc:
             if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
                 return same_request_or_refuse(earlier, request)

@@ -194,7 +194,8 @@ def settle(conn: Connection, child_ids: list[str], now: datetime, settled: Settl
                  .join(jobs, jobs.c.id == deps.c.parent_id).where(deps.c.child_id.in_(chunk)))  # fmt: skip
         for child_id, parent_id, status in conn.execute(query):
             parents.setdefault(child_id, []).append((parent_id, status))
-    ready = {cid: ps for cid, ps in parents.items() if all(status in FINAL for _, status in ps)}
+    candidates = {cid: parents.get(cid, []) for cid in locked if cid not in blocked}  # no edge left: ready
+    ready = {cid: ps for cid, ps in candidates.items() if all(status in FINAL for _, status in ps)}
     status_of = {pid: status for ps in ready.values() for pid, status in ps}
     ref_jobs = {ref["job"] for cid in ready for ref in (locked[cid].input_refs or {}).values()}
     outputs = _outputs(conn, sorted(p for p in ref_jobs if status_of.get(p) == JobStatus.SUCCESS.value))

@@ -109,8 +109,11 @@ class OutcomeWriter:
             try:
                 with self._db.connect() as conn:
                     events: list[dict[str, Any]] = []
-                    updated = [self._write_one(conn, plan, plan_lines, events)
-                               for plan, plan_lines in zip(plans, lines, strict=True)]  # fmt: skip
+                    updated = [False] * len(plans)
+                    # In id order: a submit locks the parents it names in id order too (workflows),
+                    # so the two can never hold one row each while waiting for the other's.
+                    for index in sorted(range(len(plans)), key=lambda i: plans[i].claim.job_id):
+                        updated[index] = self._write_one(conn, plans[index], lines[index], events)
                     if events:
                         conn.execute(sql.INSERT_EVENTS, events)
                     final = [plan.claim.job_id for plan, done in zip(plans, updated, strict=True)
