@@ -199,7 +199,8 @@ def settle(conn: Connection, child_ids: list[str], now: datetime, settled: Settl
     status_of = {pid: status for ps in ready.values() for pid, status in ps}
     ref_jobs = {ref["job"] for cid in ready for ref in (locked[cid].input_refs or {}).values()}
     outputs = _outputs(conn, sorted(p for p in ref_jobs if status_of.get(p) == JobStatus.SUCCESS.value))
-    released: list[dict[str, Any]] = []
+    released: list[dict[str, Any]] = []  # with inputs resolved from parents' outputs: a row each
+    unchanged: list[str] = []  # the rest (a fan-out's children): one UPDATE for them all
     ended: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
     for child_id in sorted(ready):
@@ -219,10 +220,18 @@ def settle(conn: Connection, child_ids: list[str], now: datetime, settled: Settl
             lines.append(event_values(child_id, f"failed before it started: {error}", now=now, level="WARNING",
                                       source="workflow"))  # fmt: skip
             continue
-        released.append({"b_id": child_id, "b_inputs": {**(row.inputs or {}), **resolved}})
+        if resolved:
+            released.append({"b_id": child_id, "b_inputs": {**(row.inputs or {}), **resolved}})
+        else:
+            unchanged.append(child_id)
         lines.append(event_values(child_id, f"released: its {len(ready[child_id])} parent(s) finished", now=now,
                                   source="workflow"))  # fmt: skip
         settled.released.append((child_id, row.priority))
+    for chunk in _chunks(unchanged, 1000):
+        conn.execute(
+            update(jobs).where(jobs.c.id.in_(chunk), jobs.c.status == JobStatus.WAITING.value)
+            .values(status=JobStatus.PENDING.value, queued_at=now)
+        )  # fmt: skip
     if released:
         conn.execute(
             update(jobs).where(jobs.c.id == bindparam("b_id"), jobs.c.status == JobStatus.WAITING.value)
