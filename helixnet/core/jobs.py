@@ -78,7 +78,7 @@ class JobService:
         user: UserRef,
         plugin: str,
         params: Mapping[str, Any] | None = None,
-        inputs: Mapping[str, str] | None = None,
+        inputs: Mapping[str, str | Mapping[str, str]] | None = None,
         priority: int = 0,
         max_retries: int | None = None,
         timeout: float | None = None,

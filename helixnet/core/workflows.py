@@ -192,8 +192,8 @@ def settle(conn: Connection, child_ids: list[str], now: datetime, settled: Settl
     for chunk in _chunks(sorted(set(locked) - blocked), 1000):
         query = (select(deps.c.child_id, deps.c.parent_id, jobs.c.status)
                  .join(jobs, jobs.c.id == deps.c.parent_id).where(deps.c.child_id.in_(chunk)))  # fmt: skip
-        for child_id, parent_id, status in conn.execute(query):
-            parents.setdefault(child_id, []).append((parent_id, status))
+        for edge in conn.execute(query):
+            parents.setdefault(edge.child_id, []).append((edge.parent_id, edge.status))
     candidates = {cid: parents.get(cid, []) for cid in locked if cid not in blocked}  # no edge left: ready
     ready = {cid: ps for cid, ps in candidates.items() if all(status in FINAL for _, status in ps)}
     status_of = {pid: status for ps in ready.values() for pid, status in ps}
