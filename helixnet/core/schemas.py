@@ -10,7 +10,18 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
 
 from helixnet.core.models import ArtifactStatus, JobStatus
 from helixnet.core.validation import nul_free
@@ -131,13 +142,38 @@ class OutputRef(BaseModel):
     output: str = Field(min_length=1, max_length=255, description="the filename of the parent's output artifact")
 
 
+def _input_value(value: Any) -> str | OutputRef:
+    """An artifact id, or a parent's output; errors name the input itself, not a member of a union."""
+    if isinstance(value, OutputRef):
+        return value
+    if isinstance(value, dict):
+        try:
+            return OutputRef.model_validate(value, strict=True)
+        except ValidationError as exc:
+            found = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
+            raise ValueError(f'a parent\'s output is {{"job": id, "output": filename}} ({found})') from None
+    if isinstance(value, str):
+        return _canonical_uuid(value)
+    raise ValueError('must be an artifact id or a parent\'s output {"job": id, "output": filename}')
+
+
+#: What an input of a submit may be: an artifact id, or ``{"job": parent id, "output": filename}``.
+InputValue = Annotated[
+    UUIDStr | OutputRef,
+    PlainValidator(_input_value, json_schema_input_type=UUIDStr | OutputRef),
+    # Serialised as its own type says (the validator's default would try the union on a dict and warn),
+    # and so the same schema in both modes: one JobCreate in the OpenAPI document, not an -Input/-Output pair.
+    PlainSerializer(lambda value: value, return_type=UUIDStr | OutputRef),
+]
+
+
 class JobCreate(BaseModel):
     # The example is what Swagger UI pre-fills: it must be accepted as it stands (issue 9).
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"plugin": "echo", "params": {"message": "hello"}}]})
 
     plugin: str = Field(min_length=1, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)
-    inputs: dict[str, UUIDStr | OutputRef] = Field(
+    inputs: dict[str, InputValue] = Field(
         default_factory=dict, description='input name -> artifact id, or a parent\'s output {"job": id, "output": filename}'
     )
     priority: int = Field(default=0, ge=-100, le=100)

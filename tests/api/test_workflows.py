@@ -44,6 +44,11 @@ def test_after_parents_children_and_refusals(client, alice: Account, bob: Accoun
         json={"jobs": [{"plugin": "echo", "after": [failing["id"]], "allow_failed_parents": True}]},
     )
     assert waiting.status_code == 201 and waiting.json()["jobs"][0]["parents"] == [failing["id"]]
+    # A batch item's input from a parent that succeeded without that file: refused, naming the item's input.
+    no_file = client.post(f"{API}/jobs/batch", headers=alice.headers, json={"jobs": [
+        {"plugin": "textstats", "inputs": {"content": {"job": parent["id"], "output": "result.json"}}}]})  # fmt: skip
+    assert no_file.status_code == 422, no_file.text
+    assert no_file.json()["errors"][0]["loc"] == ["body", "jobs", 0, "inputs", "content"]
 
 
 def test_cancel_cascades_and_retry_rearms_over_http(client, alice: Account) -> None:
