@@ -66,6 +66,7 @@ class Sweeper:
         self.holder = holder
         self.lost_after = timedelta(seconds=lost_after_seconds)
         self.lease = timedelta(seconds=lease_seconds)
+        self._waiting_checked: datetime | None = None
 
     def sweep(self, now: datetime, *, force: bool = False) -> SweepReport:
         """One pass; does nothing (``acted=False``) while another process holds the lease."""
@@ -74,7 +75,11 @@ class Sweeper:
         requeued, failed = self.recover_lost(now)
         enqueued = self.enqueue_due(now)
         stale = self.reenqueue_stale(now)
-        released = self.release_waiting(now)
+        # The safety net scans every WAITING job: once per heartbeat limit is enough (a forced pass always).
+        released = 0
+        if force or self._waiting_checked is None or now - self._waiting_checked >= self.lost_after:
+            self._waiting_checked = now
+            released = self.release_waiting(now)
         digesting = self._kick_digests()
         return SweepReport(requeued, failed, enqueued, stale, digesting=digesting, released_waiting=released)
 
