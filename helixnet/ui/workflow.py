@@ -7,7 +7,6 @@ from typing import Any
 from nicegui import ui
 
 from helixnet.core.schemas import JobRead, UserRead
-from helixnet.errors import NotFound
 from helixnet.ui.widgets import status_badge
 
 #: A fan-in of a thousand parents shows this many rows and a count of the rest: the page stays light.
@@ -34,10 +33,10 @@ def _rows(hx: Any, user: UserRead, title: str, note: str, ids: list[str], root: 
     if not ids:
         return
     ui.label(f"{title} ({len(ids)}, {note})").classes("text-sm opacity-70")
+    found = {job.id: job for job in hx.jobs.get_many(ids[:MAX_ROWS], user)}  # one read for the rows shown
     for job_id in ids[:MAX_ROWS]:
-        try:
-            other = hx.jobs.get(job_id, user)
-        except NotFound:  # deleted since
+        other = found.get(job_id)
+        if other is None:  # deleted since
             ui.label(f"{job_id} (deleted)").classes("font-mono text-xs opacity-70")
             continue
         with ui.row().classes("items-center gap-2").props(f'aria-label="{title.lower()[:-1]} {job_id}"'):

@@ -98,6 +98,8 @@ def test_refusals_name_after(hx, user, other_user):
         hx.jobs.submit(user, "echo", after=[failed.id])
     assert conflict.value.errors[0]["loc"] == ["after"] and failed.id in conflict.value.detail
     assert hx.jobs.submit(user, "echo", after=[failed.id], allow_failed_parents=True).status == JobStatus.PENDING
+    # What the job page reads for a workflow's rows: only the caller's own jobs, in the order asked.
+    assert [j.id for j in hx.jobs.get_many([theirs.id, failed.id, missing], user)] == [failed.id]
 
 
 def test_a_cycle_through_an_idempotency_key_is_refused(hx, user):
