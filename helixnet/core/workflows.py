@@ -154,6 +154,11 @@ def insert_edges(conn: Connection, edges: list[dict[str, str]]) -> None:
 # -- settling ------------------------------------------------------------------------------------------
 
 
+#: Built once: this runs in every outcome transaction, nearly always finding nothing, and building
+#: the statement per call cost three times what running it does (measured on SQLite: 140 -> 40 µs).
+_CHILDREN_OF = select(deps.c.child_id).where(deps.c.parent_id.in_(bindparam("p_ids", expanding=True)))
+
+
 def settle_children(conn: Connection, parent_ids: Iterable[str], now: datetime) -> Settled:
     """Children of ``parent_ids`` (just made final) whose parents are now all final, settled; transitively."""
     settled = Settled()
@@ -161,7 +166,7 @@ def settle_children(conn: Connection, parent_ids: Iterable[str], now: datetime) 
     while frontier:
         children: set[str] = set()
         for chunk in _chunks(frontier, 1000):
-            children |= set(conn.scalars(select(deps.c.child_id).where(deps.c.parent_id.in_(chunk))))
+            children |= set(conn.scalars(_CHILDREN_OF, {"p_ids": chunk}))
         frontier = settle(conn, sorted(children), now, settled, because=set(frontier))
     return settled
 
