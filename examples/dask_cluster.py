@@ -69,7 +69,7 @@ def main() -> None:
     cluster = None
     address = args.scheduler
     if address is None:
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=":0")
         address = cluster.scheduler_address
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(data_dir=data_dir, executors={"primes": "dask://" + address.removeprefix("tcp://")})

@@ -150,6 +150,7 @@ class HelixNet:
             registry=self.workers,
             metrics=self.metrics,
             claim_batch=self.settings.worker_claim_batch,
+            claim_batch_below_seconds=self.settings.worker_claim_batch_below_seconds,
         )
 
     def stop(self, timeout: float = 10.0) -> None:

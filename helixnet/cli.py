@@ -226,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true")
     plugins.set_defaults(func=cmd_plugins)
 
-    users = commands.add_parser("users", help="manage user accounts").add_subparsers(dest="users_command", required=True)
+    users = commands.add_parser("users", help="manage user accounts").add_subparsers(
+        dest="users_command", required=True
+    )
     create = users.add_parser("create", help="create a user (asks for the password)")
     create.add_argument("email")
     create.add_argument("--admin", action="store_true", help="make the user an admin")
@@ -238,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("file")
     seed.set_defaults(func=cmd_users_seed)
     _register_extra(commands)
+    from helixnet.remote import register as register_remote  # argparse only: the client loads when used
+
+    register_remote(commands)
     return parser
 
 

@@ -60,6 +60,9 @@ def test_wheel_holds_the_migrations_and_package_data(wheel: Path) -> None:
                 if p.is_file() and p.suffix in (".py", ".mako")}  # fmt: skip
     assert expected and expected <= names, sorted(expected - names)
     assert "helixnet/py.typed" in names
+    # helixnet.testing reaches plugin authors' pytest runs through this entry point.
+    (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    assert "[pytest11]\nhelixnet = helixnet.testing" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert not any("/tests/" in n or n.startswith("tests/") for n in names)
 
 

@@ -73,6 +73,7 @@ class PluginInfo(BaseModel):
     description: str
     params_schema: dict[str, Any]
     inputs: list[dict[str, Any]]
+    accepts_any_inputs: bool = Field(default=False, description="inputs under other names are accepted too")
     package: str | None = None
     version: str | None = None
 

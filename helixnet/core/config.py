@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     worker_claim_batch: int = Field(default=10, ge=1, le=100, description=(
         "Ready jobs one worker thread may claim in one statement while the queue is deep and its jobs quick;"
         " 1 claims one at a time."))
+    worker_claim_batch_below_seconds: float = Field(default=0.02, gt=0, le=3600, description=(
+        "A thread claims in batches only while its jobs take less than this on average (claim, run and"
+        " record); slower jobs are claimed one at a time so they spread over the threads."))
     job_heartbeat_seconds: float = Field(default=5.0, gt=0)
     job_lost_after_seconds: float = Field(default=30.0, gt=0)
     job_max_retries: int = Field(default=0, ge=0, le=100)
@@ -104,6 +107,70 @@ class Settings(BaseSettings):
         default="text", description="json: one JSON object per log line, with job_id, plugin and worker."
     )
 
+    # The built-in compute plugins (issue 12, docs/builtin-plugins.md); each reads these in configure().
+    http_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Hosts the http plugin may call (JSON list or commas): host or host:port (a bare host allows any port)."
+            " Empty: every call is refused. A name resolving to a loopback, private, link-local, reserved, multicast"
+            " or unspecified address is refused unless that address itself is listed, e.g. 127.0.0.1:8123."
+        ),
+    )
+    http_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=86400, description="The http plugin's connect, read and whole-call timeout."
+    )
+    http_max_bytes: int = Field(
+        default=100 * 1024**2, gt=0, description="Largest response body the http plugin stores; past it the job fails."
+    )
+    http_ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of the CA certificates the http plugin trusts (an internal CA); unset: the public ones.",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description=(
+            "OpenAI-compatible API base, e.g. http://127.0.0.1:8080/v1 (the llm plugin POSTs {base}/chat/completions);"
+            " unset: the llm plugin is not offered."
+        ),
+    )
+    llm_api_key: SecretStr | None = Field(default=None, description="Sent as Authorization: Bearer; never logged.")
+    llm_model: str | None = Field(
+        default=None, description="The llm plugin's default model (else params.model is required)."
+    )
+    llm_timeout_seconds: float = Field(
+        default=120.0, gt=0, le=86400, description="Longest wait for the LLM endpoint's answer or its next chunk."
+    )
+    llm_max_attempts: int = Field(
+        default=4, ge=1, le=20, description="Calls of the LLM endpoint per job while it answers 429 or 5xx."
+    )
+    llm_retry_backoff_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description=(
+            "First wait before calling the LLM endpoint again after a 429 or 5xx; doubles each time (Retry-After wins)."
+        ),
+    )
+    llm_retry_max_delay_seconds: float = Field(
+        default=30.0, ge=0, le=3600, description="Longest single wait between LLM calls, Retry-After included."
+    )
+    shell_commands: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Commands the shell plugin may run (JSON): name -> argv template, never run through a shell. In an argv item,"
+            " {input:NAME} is the path of input NAME, {output:FILENAME} a path whose file becomes an output artifact,"
+            " {param:NAME} the value of params.args.NAME, {{ and }} literal braces. Empty: the shell plugin is not offered."
+        ),
+    )
+    shell_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=7 * 24 * 3600,
+        description=(
+            "Longest run of a shell command (the job's own timeout applies too); its whole process group is killed."
+        ),
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     public_url: str | None = Field(
@@ -121,7 +188,7 @@ class Settings(BaseSettings):
     )
     server_keep_alive_seconds: int = Field(default=5, ge=1, description="Idle keep-alive connections close.")
 
-    @field_validator("allowed_hosts", "forwarded_allow_ips", mode="before")
+    @field_validator("allowed_hosts", "forwarded_allow_ips", "http_allowed_hosts", mode="before")
     @classmethod
     def _list(cls, value: object) -> object:
         """A JSON list, or the comma-separated form uvicorn and proxies' docs use."""

@@ -6,6 +6,7 @@ is refused for the same reasons whichever way it comes in.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from helixnet.core.schemas import JobRead
 from helixnet.core.validation import from_pydantic, refuse_nul
 from helixnet.core.workflows import checked_parents, split_inputs
 from helixnet.errors import NotFound, ValidationFailed
+from helixnet.plugins.base import INPUT_NAME_PATTERN
 from helixnet.plugins.registry import PluginRegistry
 
 
@@ -92,11 +94,16 @@ class JobChecks:
         """Artifact inputs checked as the caller's own; ``refs`` (parents' outputs) count as given."""
         if not isinstance(inputs, Mapping):
             raise ValidationFailed.field(["inputs"], "must map input names to artifact ids")
-        specs = {spec.name: spec for spec in self._plugins[plugin_name].inputs}
+        plugin = self._plugins[plugin_name]
+        specs = {spec.name: spec for spec in plugin.inputs}
         for name in [*inputs, *(refs or {})]:
-            if name not in specs:
+            if name in specs:
+                continue
+            if not plugin.accepts_any_inputs:
                 known = ", ".join(specs) or "none"
                 raise ValidationFailed.field(["inputs", name], f"unknown input for {plugin_name}; known: {known}")
+            if not isinstance(name, str) or not re.fullmatch(INPUT_NAME_PATTERN, name):
+                raise ValidationFailed.field(["inputs", name], "input names are letters, digits and _ (at most 64)")
         for name, spec in specs.items():
             if spec.required and name not in inputs and name not in (refs or {}):
                 raise ValidationFailed.field(["inputs", name], "required input missing")

@@ -18,10 +18,14 @@ class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: What an input's name looks like (a plugin may use it as a file name: no path, no dot).
+INPUT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+
+
 class InputSpec(BaseModel):
     """One named input artifact a plugin reads."""
 
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    name: str = Field(pattern=INPUT_NAME_PATTERN)
     required: bool = True
     description: str = ""
 
@@ -38,6 +42,9 @@ class ComputePlugin:
     description: ClassVar[str] = ""
     Params: ClassVar[type[BaseModel]] = NoParams
     inputs: ClassVar[tuple[InputSpec, ...]] = ()
+    #: True: a job may also give inputs under names not in ``inputs`` (any name matching
+    #: ``INPUT_NAME_PATTERN``), for plugins whose inputs depend on their params (``shell``).
+    accepts_any_inputs: ClassVar[bool] = False
     #: Where ``run`` executes: ``thread`` (in the worker), ``process`` (a child process, killed with its
     #: process group at the timeout) or ``dask://host:port``; ``HELIXNET_EXECUTORS`` overrides it per plugin.
     executor: ClassVar[str] = "thread"
@@ -57,4 +64,5 @@ class ComputePlugin:
             "description": self.description,
             "params_schema": self.Params.model_json_schema(),
             "inputs": [spec.model_dump() for spec in self.inputs],
+            "accepts_any_inputs": self.accepts_any_inputs,
         }

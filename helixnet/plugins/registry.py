@@ -41,15 +41,20 @@ class PluginRegistry(Mapping[str, ComputePlugin]):
         entry_point: str = "",
         package: str | None = None,
         version: str | None = None,
+        replace: bool = False,
     ) -> None:
-        """Register a plugin by hand (tests, embedding code); entry points are the usual way in."""
+        """Register a plugin by hand (tests, embedding code); entry points are the usual way in.
+
+        ``replace=True`` puts it in place of a plugin of the same name (helixnet.testing runs an
+        author's working copy in place of the installed one).
+        """
         instance = plugin() if isinstance(plugin, type) else plugin
         name = getattr(instance, "name", None)
         if not isinstance(name, str) or not name:
             raise PluginError(f"plugin {entry_point or instance!r} has no name")
         if not callable(getattr(instance, "run", None)):
             raise PluginError(f"plugin {name!r} has no run(ctx, params)")
-        if name in self._loaded:
+        if name in self._loaded and not replace:
             raise PluginError(f"two plugins are named {name!r}: {self._loaded[name].entry_point} and {entry_point}")
         self._loaded[name] = LoadedPlugin(instance, entry_point, package, version)
 

@@ -40,14 +40,15 @@ OUTCOME_GROUP_SECONDS = 0.02
 class ClaimBatcher:
     """One worker thread's batching: how many ids to ask the queue for, and running what it got."""
 
-    def __init__(self, runner: JobRunner, limit: int) -> None:
+    def __init__(self, runner: JobRunner, limit: int, fast_seconds: float = FAST_JOB_SECONDS) -> None:
         self._runner = runner
         self.limit = max(1, limit)
+        self._fast_seconds = fast_seconds
         self._average: float | None = None  # seconds per job, recent ones weighing most; None: none seen yet
 
     def want(self) -> int:
         """How many ids to dequeue next: ``limit`` while jobs are known to be quick, else one."""
-        return self.limit if self._average is not None and self._average < FAST_JOB_SECONDS else 1
+        return self.limit if self._average is not None and self._average < self._fast_seconds else 1
 
     def run(self, job_ids: list[str], worker_id: str, stopping: Callable[[], bool]) -> int:
         """Claim ``job_ids`` and run what was claimed; returns how many ran to an outcome."""

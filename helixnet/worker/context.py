@@ -21,6 +21,19 @@ class JobCancelled(Exception):
     """Raised by ``ctx.check_cancelled()``; the job ends CANCELLED, not FAILURE."""
 
 
+class JobFailed(Exception):
+    """Raised by a plugin that knows why it failed: the message alone becomes the job's ``error``.
+
+    With ``retry=False`` (the default) no attempt is left to waste: a refused API key or a bad input
+    will not heal by running again. Any other exception fails the job as ``Type: message`` and is
+    retried while attempts remain.
+    """
+
+    def __init__(self, message: str, *, retry: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
+
+
 @dataclass(frozen=True)
 class InputFile:
     """An input artifact, readable as a stream (never loaded whole unless asked)."""

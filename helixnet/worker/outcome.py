@@ -16,7 +16,7 @@ from helixnet.core.db import Database
 from helixnet.core.events import event_values
 from helixnet.core.models import FINAL_STATUSES, ArtifactStatus, Job, JobStatus
 from helixnet.core.workflows import Settled, settle_children
-from helixnet.worker.context import JobCancelled, JobContext
+from helixnet.worker.context import JobCancelled, JobContext, JobFailed
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ def _call(run: Callable[..., Any], ctx: JobContext, params: Any) -> _Outcome:
         return _Outcome(ok=True, result=run(ctx, params))
     except JobCancelled:
         return _Outcome(ok=False, error="cancelled", cancelled=True)
+    except JobFailed as exc:
+        return _Outcome(ok=False, error=str(exc), traceback=traceback.format_exc(), final=not exc.retry)
     except Exception as exc:  # the plugin's failure is the job's failure, never the worker's
         return _Outcome(ok=False, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
 

@@ -21,7 +21,7 @@ from helixnet.core.metrics import FLUSH_SECONDS, Metrics
 from helixnet.core.models import Job, JobStatus
 from helixnet.errors import QueueUnavailable
 from helixnet.queue import Queue
-from helixnet.worker.claims import ClaimBatcher
+from helixnet.worker.claims import FAST_JOB_SECONDS, ClaimBatcher
 from helixnet.worker.registry import WorkerRegistry
 from helixnet.worker.runner import JobRunner
 from helixnet.worker.sweeper import Sweeper
@@ -55,9 +55,11 @@ class WorkerPool:
         registry: WorkerRegistry | None = None,
         metrics: Metrics | None = None,
         claim_batch: int = 1,
+        claim_batch_below_seconds: float = FAST_JOB_SECONDS,
     ) -> None:
         self._db = db
         self._claim_batch = claim_batch  # ids one thread may claim at once (HELIXNET_WORKER_CLAIM_BATCH)
+        self._claim_batch_below = claim_batch_below_seconds
         self._queue = queue
         self._runner = runner
         self._threads_wanted = threads
@@ -176,7 +178,7 @@ class WorkerPool:
 
     def _work_loop(self, worker_id: str) -> None:
         backoff = 0.1
-        batcher = ClaimBatcher(self._runner, self._claim_batch)
+        batcher = ClaimBatcher(self._runner, self._claim_batch, self._claim_batch_below)
         while not self._stop.is_set():
             try:
                 # More than one id only while the queue is deep and the jobs quick (core/claims.py).

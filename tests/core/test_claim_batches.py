@@ -45,7 +45,9 @@ def _claim_statements(hx) -> list[str]:
 
 @pytest.mark.parametrize("queue_kind", QUEUES)
 def test_a_deep_queue_is_claimed_in_batches_and_every_job_runs_once(make_hx, database, queue_kind, request, tmp_path):
-    hx = make_hx(database, start=False, worker_claim_batch=10, **_queue_url(queue_kind, request))
+    # Trivial jobs count as quick up to 1 s each: on a loaded machine one claim-run-record can pass 20 ms.
+    hx = make_hx(database, start=False, worker_claim_batch=10, worker_claim_batch_below_seconds=1.0,
+                 **_queue_url(queue_kind, request))  # fmt: skip
     user = hx.users.create(email="ada@example.org", password="correct horse battery")
     log = tmp_path / "count.log"
     jobs = hx.jobs.submit_many(user, [{"plugin": "count", "params": {"log": str(log)}} for _ in range(60)])
@@ -59,9 +61,7 @@ def test_a_deep_queue_is_claimed_in_batches_and_every_job_runs_once(make_hx, dat
     assert hx.pool.executed == 60
     batched = [s for s in claims if " IN (" in s]
     assert batched, "no batch claim was made"
-    # Fewer claim statements than jobs. How many fewer depends on the machine's speed: a thread batches
-    # only while its jobs average under 20 ms, which a loaded CI machine may not manage for long.
-    assert len(claims) < 60
+    assert len(claims) <= 60 // 2  # each thread batches after its first quick job: far fewer claims than jobs
 
 
 @pytest.mark.parametrize("queue_kind", QUEUES)
@@ -118,7 +118,9 @@ def test_a_stop_hands_back_the_claimed_jobs_that_had_not_started(make_hx, databa
 @pytest.mark.parametrize("queue_kind", [pytest.param("redis", marks=pytest.mark.redis),
                                         pytest.param("postgres", marks=pytest.mark.postgres)])  # fmt: skip
 def test_a_worker_killed_after_a_batch_claim_loses_nothing(make_hx, workers, queue_kind, request, tmp_path):  # noqa: F811
-    hx = make_hx("postgres", workers=0, sweeper=False, **FAST, **_queue_url(queue_kind, request))
+    # "Quick" is up to 5 s here: on a loaded machine a claim-run-record of a trivial job can pass 20 ms.
+    hx = make_hx("postgres", workers=0, sweeper=False, worker_claim_batch_below_seconds=5.0, **FAST,
+                 **_queue_url(queue_kind, request))  # fmt: skip
     user = hx.users.create(email="ada@example.org", password="correct horse battery")
     log = tmp_path / "count.log"
     # A thread batches once it has seen quick jobs: two quick ones first, then the six slow ones,

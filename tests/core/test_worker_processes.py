@@ -32,6 +32,7 @@ def _env(hx) -> dict[str, str]:
         HELIXNET_JOB_HEARTBEAT_SECONDS=str(s.job_heartbeat_seconds),
         HELIXNET_JOB_LOST_AFTER_SECONDS=str(s.job_lost_after_seconds),
         HELIXNET_SWEEP_INTERVAL_SECONDS=str(s.sweep_interval_seconds),
+        HELIXNET_WORKER_CLAIM_BATCH_BELOW_SECONDS=str(s.worker_claim_batch_below_seconds),
     )
     return env
 

@@ -13,7 +13,7 @@ from helixnet.plugins.registry import discover
 
 def test_builtins_register_through_entry_points():
     names = {ep.name for ep in entry_points(group="helixnet.compute")}
-    assert {"echo", "sleep", "textstats"} <= names
+    assert {"echo", "sleep", "textstats", "http", "llm", "shell"} <= names
     registry = discover()
     info = registry.info("textstats")
     assert info.package == "helixnet" and info.entry_point.startswith("textstats = helixnet.plugins")
@@ -57,3 +57,16 @@ def test_textstats_case_sensitive(hx, user):
     job = hx.jobs.wait(hx.jobs.submit(user, "textstats", params={"case_sensitive": True},
                                       inputs={"content": content.id}).id, timeout=30)  # fmt: skip
     assert job.result["unique_terms"] == 3
+
+
+def test_issue_12_settings_come_from_the_environment(monkeypatch, make_hx):
+    """JSON for the list and the map (commas work for the host list too); the key stays secret."""
+    monkeypatch.setenv("HELIXNET_HTTP_ALLOWED_HOSTS", "127.0.0.1:8123, api.example.org")
+    monkeypatch.setenv("HELIXNET_SHELL_COMMANDS", '{"count": ["wc", "-l", "{input:content}"]}')
+    monkeypatch.setenv("HELIXNET_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("HELIXNET_LLM_API_KEY", "sk-secret")
+    hx = make_hx(start=False)
+    assert hx.settings.http_allowed_hosts == ["127.0.0.1:8123", "api.example.org"]
+    assert "sk-secret" not in repr(hx.settings)
+    assert {"http", "llm", "shell"} <= set(hx.plugins)
+    assert "model" in hx.plugins["llm"].describe()["params_schema"]["required"]

@@ -11,6 +11,7 @@ import pytest
 from helixnet import HelixNet, JobStatus, Settings
 from helixnet.plugins.registry import discover
 
+pytest_plugins = ["pytester"]
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plugin-wordfreq"
 
 
@@ -44,3 +45,14 @@ def test_wordfreq_is_discovered_and_runs(installed, tmp_path):
         assert job.result_path == job.artifacts[0].object_name
     finally:
         hx.stop()
+
+
+def test_the_examples_own_tests_pass_with_helixnet_testing(installed, hx, pytester):
+    """examples/plugin-wordfreq/tests as its author runs them, with its own pytest configuration.
+
+    ``hx`` first: HelixNet's modules are imported before pytester snapshots sys.modules (see
+    tests/test_testing_plugin.py).
+    """
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:asyncio", "-c", str(EXAMPLE / "pyproject.toml"),
+                                          "--rootdir", str(EXAMPLE), str(EXAMPLE / "tests"))  # fmt: skip
+    result.assert_outcomes(passed=3)

@@ -50,7 +50,7 @@ class Forever(ComputePlugin):
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1",
-                                  dashboard_address=None) as local:  # fmt: skip
+                                  dashboard_address=":0") as local:  # fmt: skip
         yield local
 
 
