@@ -89,6 +89,7 @@ def checked_parents(session: Any, owner_id: str, after: Any, refs: Mapping[str, 
         raise ValidationFailed.field(["after"], "must be a list of job ids")
     if len(after) > MAX_PARENTS:
         raise ValidationFailed.field(["after"], f"at most {MAX_PARENTS} parents")
+    after = [getattr(parent, "id", parent) for parent in after]  # a JobRead stands for its id
     for index, parent in enumerate(after):
         if not isinstance(parent, str) or not 1 <= len(parent) <= 36:
             raise ValidationFailed.field(["after", index], "must be a job id")

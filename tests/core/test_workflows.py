@@ -167,7 +167,7 @@ def test_the_sweeper_releases_a_child_a_path_forgot(make_hx):
 
 def test_batch_items_take_after(hx, user):
     parent = hx.jobs.submit(user, "echo", params={"message": "p"})
-    jobs = hx.jobs.submit_many(user, [{"plugin": "echo", "after": [parent.id]} for _ in range(3)])
+    jobs = hx.jobs.submit_many(user, [{"plugin": "echo", "after": [parent]} for _ in range(3)])  # a JobRead is its id
     assert all(j.parents == [parent.id] for j in jobs)
     assert all(hx.jobs.wait(j.id, timeout=20).status == JobStatus.SUCCESS for j in jobs)
     assert sorted(hx.jobs.get(parent.id).children) == sorted(j.id for j in jobs)
