@@ -110,6 +110,7 @@ class HelixNet:
         self.runner = JobRunner(
             self.db, self.storage, self.plugins, clock=clock, retry_backoff=self._backoff, requeue=self._requeue,
             on_change=self.changes.notify, metrics=self.metrics, executors=self.executors,
+            requeue_many=self._requeue_many,
         )  # fmt: skip
         self.worker_name = process_worker_name()
         # S3 uploads completed without a declared sha256 get it here, off the request path.
@@ -219,6 +220,15 @@ class HelixNet:
             self.queue.enqueue(job_id, priority)
         except QueueUnavailable as exc:  # the stale-PENDING sweep finds it once the queue is back
             log.warning("could not requeue job %s for its retry: %s", job_id, exc)
+
+    def _requeue_many(self, items: list[tuple[str, int]]) -> None:
+        """Enqueue jobs a workflow released; on failure they stay PENDING for the stale sweep."""
+        from helixnet.errors import QueueUnavailable
+
+        try:
+            self.queue.enqueue_many(items)
+        except QueueUnavailable as exc:
+            log.warning("could not enqueue %d released job(s): %s", len(items), exc)
 
     def _cancel_local(self, job_id: str) -> None:
         if self._pool is not None:

@@ -29,7 +29,7 @@ def run(monkeypatch, capsys, *argv, stdin=""):
 
 def test_db_upgrade(env, monkeypatch, capsys):
     code, out, _ = run(monkeypatch, capsys, "db", "upgrade")
-    assert code == 0 and "revision 0005" in out
+    assert code == 0 and "revision 0006" in out
 
 
 def test_users_create_list(env, monkeypatch, capsys):

@@ -79,7 +79,7 @@ def test_wheel_in_a_fresh_venv_upgrades_the_db_and_serves(wheel: Path, tmp_path:
     helixnet = str(env_dir / "bin" / "helixnet")
 
     assert "serve" in run([helixnet, "--help"], cwd=empty, env=env)
-    assert "revision 0005" in run([helixnet, "db", "upgrade"], cwd=empty, env=env)
+    assert "revision 0006" in run([helixnet, "db", "upgrade"], cwd=empty, env=env)
     # The installed package, not the checkout, answered.
     where = run([str(python), "-c", "import helixnet; print(helixnet.__file__)"], cwd=empty, env=env)
     assert str(env_dir) in where

@@ -31,7 +31,7 @@ from helixnet.core.schemas import WorkerRead
 from helixnet.core.validation import nul_free
 from helixnet.errors import NotFound, ValidationFailed
 
-STATUS = Literal["PENDING", "RUNNING", "SUCCESS", "FAILURE", "CANCELLED"]
+STATUS = Literal["PENDING", "RUNNING", "SUCCESS", "FAILURE", "CANCELLED", "WAITING"]
 
 
 class JobCounts(BaseModel):

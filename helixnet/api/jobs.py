@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,12 +32,13 @@ from helixnet.api.routing import (
     user_of,
     validated_body,
 )
+from helixnet.core.models import JobStatus
 from helixnet.core.schemas import JobBatchCreate, JobBatchRead, JobCreate, JobEventRead, JobPage, JobRead
 from helixnet.errors import HelixNetError, PayloadTooLarge, PermissionDenied, ValidationFailed
 
 IDEMPOTENCY = Param("Idempotency-Key", {"type": "string", "maxLength": 200}, location="header",
                     description="a retried POST with the same key returns the first job")  # fmt: skip
-STATUS_SCHEMA = {"type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILURE", "CANCELLED"]}
+STATUS_SCHEMA = {"type": "string", "enum": [status.value for status in JobStatus]}
 #: Room in a multipart body for boundaries, part headers and the small fields beside the files.
 FORM_OVERHEAD_BYTES = 1 << 20
 #: Form field names of the upload form that name an input differently (the seeds' clients send these).
@@ -72,14 +74,18 @@ def _idempotency_key(request: Request) -> str | None:
 @route("POST", "/jobs", Operation(
     "Submit a job; it runs in the background", "jobs", response=JobRead, status=202, body=JobCreate,
     params=(IDEMPOTENCY,), response_headers={"Location": "the job's URL"},
-    extra_responses={404: "an input artifact is not found", 409: "the job could not be recorded"},
+    description="With `after` (parent job ids) the job is WAITING until every parent is final, then runs; an "
+    'input may be a parent\'s output, `{"job": id, "output": "result.json"}` (that parent joins `after`).',
+    extra_responses={404: "an input artifact or a parent job (after) is not found",
+                     409: "the job could not be recorded, or a parent already failed (see allow_failed_parents)"},
 ))  # fmt: skip
 async def submit_job(request: Request) -> Response:
     body = await json_body(request, JobCreate)
     job = await call(
-        hx_of(request).jobs.submit, user_of(request), body.plugin, params=body.params, inputs=body.inputs,
+        hx_of(request).jobs.submit, user_of(request), body.plugin, params=body.params, inputs=body.plain_inputs(),
         priority=body.priority, max_retries=body.max_retries, timeout=body.timeout,
-        idempotency_key=_idempotency_key(request), run_at=body.run_at, delay=body.delay,
+        idempotency_key=_idempotency_key(request), run_at=body.run_at, delay=body.delay, after=body.after,
+        allow_failed_parents=body.allow_failed_parents,
     )  # fmt: skip
     return model_response(job, 202, _location(request, job))
 
@@ -247,12 +253,29 @@ async def cancel_job(request: Request) -> Response:
 
 @route("POST", "/jobs/{job_id:uuid}/retry", Operation(
     "Run a FAILURE or CANCELLED job again, as a new job", "jobs", response=JobRead, status=202,
-    params=(IDEMPOTENCY,), extra_responses={409: "the job is not FAILURE or CANCELLED"},
+    params=(IDEMPOTENCY, Param("rearm_children", {"type": "boolean", "default": False},
+                               "children cancelled because this job failed wait again, for the new job")),
+    description='`rearm_children` may also come as a JSON body, `{"rearm_children": true}`.',
+    extra_responses={409: "the job is not FAILURE or CANCELLED"},
 ))  # fmt: skip
 async def retry_job(request: Request) -> Response:
+    rearm = query_bool(request, "rearm_children")
+    raw = await read_limited(request, MAX_RETRY_BODY_BYTES)
+    if raw.strip():  # an optional body: {"rearm_children": true}
+        rearm = validated_body(raw, parse_json(raw, ["body"]), JobRetry).rearm_children or rearm
     job = await call(hx_of(request).jobs.retry, path_id(request, "job_id"), user_of(request),
-                     idempotency_key=_idempotency_key(request))  # fmt: skip
+                     idempotency_key=_idempotency_key(request), rearm_children=rearm)  # fmt: skip
     return model_response(job, 202, _location(request, job))
+
+
+#: A retry's optional JSON body is one small object.
+MAX_RETRY_BODY_BYTES = 4096
+
+
+class JobRetry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rearm_children: bool = False
 
 
 ROUTES = [submit_job, submit_batch, upload_job, list_jobs, read_job, job_events, cancel_job, retry_job]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from helixnet.client._files import DownloadTarget, Sink, Source, UploadSource
@@ -80,9 +80,10 @@ def cancel(job_id: Any) -> Flow[JobRead]:
     return JobRead.model_validate((yield Call("POST", _job(job_id, "/cancel"))))
 
 
-def retry(job_id: Any, idempotency_key: str | None = None) -> Flow[JobRead]:
+def retry(job_id: Any, idempotency_key: str | None = None, rearm_children: bool = False) -> Flow[JobRead]:
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    return JobRead.model_validate((yield Call("POST", _job(job_id, "/retry"), headers=headers)))
+    body = {"rearm_children": True} if rearm_children else None  # workflows: children cancelled by it wait again
+    return JobRead.model_validate((yield Call("POST", _job(job_id, "/retry"), json=body, headers=headers)))
 
 
 def artifact(artifact_id: Any) -> Flow[ArtifactRead]:
@@ -98,9 +99,19 @@ def submit(
     idempotency_key: str | None = None,
     max_retries: int | None = None,
     timeout: float | None = None,
+    after: Sequence[Any] | None = None,
+    allow_failed_parents: bool = False,
 ) -> Flow[JobRead]:
-    """Upload ``files`` (each becomes the input of its name), then submit the job with them."""
-    all_inputs = {name: str(getattr(value, "id", value)) for name, value in (inputs or {}).items()}
+    """Upload ``files`` (each becomes the input of its name), then submit the job with them.
+
+    An input may be a parent's output, ``{"job": id, "output": "result.json"}``; ``after`` lists jobs
+    (or their ids) this one waits for (docs/workflows.md).
+    """
+    all_inputs: dict[str, Any] = {
+        name: {"job": str(getattr(value["job"], "id", value["job"])), "output": value.get("output")}
+        if isinstance(value, Mapping) else str(getattr(value, "id", value))
+        for name, value in (inputs or {}).items()
+    }  # fmt: skip
     for name in files or {}:
         if name in all_inputs:
             raise ValidationFailed.field(["files", name], "also given in inputs; name each input once")
@@ -111,6 +122,10 @@ def submit(
     for key, value in (("priority", priority), ("max_retries", max_retries), ("timeout", timeout)):
         if value is not None:
             body[key] = value
+    if after is not None:
+        body["after"] = [str(getattr(job, "id", job)) for job in after]
+    if allow_failed_parents:
+        body["allow_failed_parents"] = True
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     return JobRead.model_validate((yield Call("POST", "/jobs", json=body, headers=headers)))
 

@@ -12,7 +12,7 @@ The logic is the flows of ``_flows.py``, the same ones ``Client`` runs; only the
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +130,10 @@ class AsyncClient:
     async def submit(self, plugin: str, params: Mapping[str, Any] | None = None,
                      inputs: Mapping[str, Any] | None = None, files: Mapping[str, UploadSource] | None = None,
                      priority: int | None = None, idempotency_key: str | None = None, *,
-                     max_retries: int | None = None, timeout: float | None = None) -> JobRead:  # fmt: skip
-        flow = flows.submit(plugin, params, inputs, files, priority, idempotency_key, max_retries, timeout)
+                     max_retries: int | None = None, timeout: float | None = None,
+                     after: Sequence[Any] | None = None, allow_failed_parents: bool = False) -> JobRead:  # fmt: skip
+        flow = flows.submit(plugin, params, inputs, files, priority, idempotency_key, max_retries, timeout, after,
+                            allow_failed_parents)  # fmt: skip
         return await self._run(flow)
 
     async def wait(self, job_id: Any, timeout: float | None = None,
@@ -163,8 +165,8 @@ class AsyncClient:
     async def cancel(self, job_id: Any) -> JobRead:
         return await self._run(flows.cancel(job_id))
 
-    async def retry(self, job_id: Any, idempotency_key: str | None = None) -> JobRead:
-        return await self._run(flows.retry(job_id, idempotency_key))
+    async def retry(self, job_id: Any, idempotency_key: str | None = None, *, rearm_children: bool = False) -> JobRead:
+        return await self._run(flows.retry(job_id, idempotency_key, rearm_children))
 
     async def artifact(self, artifact_id: Any) -> ArtifactRead:
         return await self._run(flows.artifact(artifact_id))

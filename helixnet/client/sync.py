@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,9 +136,14 @@ class Client:
     def submit(self, plugin: str, params: Mapping[str, Any] | None = None, inputs: Mapping[str, Any] | None = None,
                files: Mapping[str, UploadSource] | None = None, priority: int | None = None,
                idempotency_key: str | None = None, *, max_retries: int | None = None,
-               timeout: float | None = None) -> JobRead:  # fmt: skip
-        """Submit a job; ``files`` (name -> path, bytes or binary file) are uploaded first as its inputs."""
-        return self._run(flows.submit(plugin, params, inputs, files, priority, idempotency_key, max_retries, timeout))
+               timeout: float | None = None, after: Sequence[Any] | None = None,
+               allow_failed_parents: bool = False) -> JobRead:  # fmt: skip
+        """Submit a job; ``files`` (name -> path, bytes or binary file) are uploaded first as its inputs.
+
+        ``after``: jobs (or ids) to wait for; an input may be ``{"job": parent, "output": filename}``.
+        """
+        return self._run(flows.submit(plugin, params, inputs, files, priority, idempotency_key, max_retries, timeout,
+                                      after, allow_failed_parents))  # fmt: skip
 
     def wait(self, job_id: Any, timeout: float | None = None,
              on_progress: Callable[[JobRead], Any] | None = None) -> JobRead:  # fmt: skip
@@ -169,8 +174,8 @@ class Client:
     def cancel(self, job_id: Any) -> JobRead:
         return self._run(flows.cancel(job_id))
 
-    def retry(self, job_id: Any, idempotency_key: str | None = None) -> JobRead:
-        return self._run(flows.retry(job_id, idempotency_key))
+    def retry(self, job_id: Any, idempotency_key: str | None = None, *, rearm_children: bool = False) -> JobRead:
+        return self._run(flows.retry(job_id, idempotency_key, rearm_children))
 
     def artifact(self, artifact_id: Any) -> ArtifactRead:
         return self._run(flows.artifact(artifact_id))

@@ -23,6 +23,7 @@ from helixnet.core.job_checks import same_request_or_refuse
 from helixnet.core.models import Job, JobStatus, new_id
 from helixnet.core.schemas import JobRead
 from helixnet.core.users import UserRef, user_id_of
+from helixnet.core.workflows import insert_edges, place
 from helixnet.errors import Conflict, HelixNetError, QueueUnavailable, ValidationFailed
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: The fields an item may have: those of ``submit``.
-ITEM_FIELDS = frozenset({"plugin", "params", "inputs", "priority", "max_retries", "timeout", "idempotency_key"})
+ITEM_FIELDS = frozenset({"plugin", "params", "inputs", "priority", "max_retries", "timeout", "idempotency_key", "after",
+                         "allow_failed_parents"})
 
 
 def submit_many(service: JobService, user: UserRef, items: Sequence[Mapping[str, Any]]) -> list[JobRead]:
@@ -45,12 +47,16 @@ def submit_many(service: JobService, user: UserRef, items: Sequence[Mapping[str,
                                errors=errors)  # fmt: skip
     for attempt in (1, 2):  # a second try only when a concurrent submit took one of our keys meanwhile
         jobs, rows = _resolve(service, owner_id, requests, keys)
+        parents_of = {row["id"]: row.pop("parents") for row in rows}
         try:
             enqueued = False
             if rows:
                 with service._db.connect() as conn:
+                    edges = place(conn, rows, [parents_of[row["id"]] for row in rows], batch=True)
                     conn.execute(sql.INSERT_JOBS, rows)
-                    enqueued = service._queue.enqueue_in(conn, [(row["id"], row["priority"]) for row in rows])
+                    insert_edges(conn, edges)
+                    ready = [(row["id"], row["priority"]) for row in rows if row["status"] == JobStatus.PENDING.value]
+                    enqueued = not ready or service._queue.enqueue_in(conn, ready)
             break
         except IntegrityError as exc:
             if attempt == 2 or not any(keys):
@@ -58,10 +64,14 @@ def submit_many(service: JobService, user: UserRef, items: Sequence[Mapping[str,
     for plugin, count in Counter(row["plugin"] for row in rows).items():
         service._submitted(plugin, count)  # after the commit; replays of a key are not new jobs
     if not enqueued:
-        _enqueue_all(service, rows)
+        _enqueue_all(service, [row for row in rows if row["status"] == JobStatus.PENDING.value])
     for row in rows:
         service._changed(row["id"], owner_id)
-    return jobs  # type: ignore[return-value]
+    return [
+        JobRead.model_validate({**job, "message": None, "result": None, "artifacts": [], "parents": parents_of[job["id"]]})
+        if isinstance(job, dict) else job
+        for job in jobs
+    ]  # fmt: skip
 
 
 def _validate(
@@ -92,7 +102,8 @@ def _validate(
         try:
             request = service.checked_request(
                 owner_id, item.get("plugin"), item.get("params"), item.get("inputs"), item.get("priority", 0),
-                item.get("max_retries"), item.get("timeout"),
+                item.get("max_retries"), item.get("timeout"), after=item.get("after"),
+                allow_failed_parents=item.get("allow_failed_parents", False),
             )  # fmt: skip
         except HelixNetError as exc:
             request = {}
@@ -105,7 +116,7 @@ def _validate(
 
 def _resolve(
     service: JobService, owner_id: str, requests: list[dict[str, Any]], keys: list[str | None]
-) -> tuple[list[JobRead | None], list[dict[str, Any]]]:
+) -> tuple[list[Any], list[dict[str, Any]]]:
     """The earlier job for each item whose key was used before, and the rows to insert for the rest."""
     earlier: dict[str, JobRead] = {}
     used = [key for key in keys if key is not None]
@@ -115,7 +126,7 @@ def _resolve(
             for row in session.scalars(query):
                 earlier[row.idempotency_key or ""] = service._read(session, row)
     now = service._clock()
-    jobs: list[JobRead | None] = []
+    jobs: list[Any] = []  # earlier JobReads, or the new rows' values
     rows: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for index, (request, key) in enumerate(zip(requests, keys, strict=True)):
@@ -130,7 +141,7 @@ def _resolve(
             "attempts": 0, "cancel_requested": False, "created_at": now, "queued_at": now, "idempotency_key": key,
         }  # fmt: skip
         rows.append(values)
-        jobs.append(JobRead.model_validate({**values, "message": None, "result": None, "artifacts": []}))
+        jobs.append(values)  # read once placed: the status and inputs are decided under the parents' lock
     if errors:
         raise ValidationFailed(f"{len(errors)} job(s) reuse an Idempotency-Key for a different request; none submitted",
                                errors=errors)  # fmt: skip

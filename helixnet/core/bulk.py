@@ -19,6 +19,7 @@ from sqlalchemy import delete, insert, select, tuple_, update
 
 from helixnet.core.events import event_values
 from helixnet.core.models import FINAL_STATUSES, Artifact, Job, JobEvent, JobStatus
+from helixnet.core.workflows import Settled, settle_children
 from helixnet.errors import Conflict, ValidationFailed
 
 if TYPE_CHECKING:
@@ -26,14 +27,14 @@ if TYPE_CHECKING:
 
 
 class BulkAction(StrEnum):
-    CANCEL = "cancel"  # PENDING and RUNNING jobs
+    CANCEL = "cancel"  # PENDING, WAITING and RUNNING jobs
     RETRY_FAILED = "retry_failed"  # FAILURE jobs: a new job each
     DELETE_FINISHED = "delete_finished"  # SUCCESS, FAILURE and CANCELLED jobs, with their log lines
 
 
 #: The statuses each action applies to, whatever else the filter says.
 APPLIES_TO: dict[BulkAction, frozenset[JobStatus]] = {
-    BulkAction.CANCEL: frozenset({JobStatus.PENDING, JobStatus.RUNNING}),
+    BulkAction.CANCEL: frozenset({JobStatus.PENDING, JobStatus.WAITING, JobStatus.RUNNING}),
     BulkAction.RETRY_FAILED: frozenset({JobStatus.FAILURE}),
     BulkAction.DELETE_FINISHED: FINAL_STATUSES,
 }
@@ -110,11 +111,12 @@ def _apply(jobs: JobService, db: Any, action: BulkAction, rows: list[tuple[str, 
                 session.execute(delete(Job).where(Job.id.in_(gone)))
         return len(gone)
     # CANCEL: PENDING ones end at once, RUNNING ones are asked (their plugin sees ctx.cancelled).
-    pending = [job_id for job_id, status in rows if status == JobStatus.PENDING.value]
+    not_started = (JobStatus.PENDING.value, JobStatus.WAITING.value)
+    pending = [job_id for job_id, status in rows if status in not_started]
     running = [job_id for job_id, status in rows if status == JobStatus.RUNNING.value]
     with db.write() as session:
         ended = list(session.scalars(
-            update(Job).where(Job.id.in_(pending), Job.status == JobStatus.PENDING.value)
+            update(Job).where(Job.id.in_(pending), Job.status.in_(not_started))
             .values(status=JobStatus.CANCELLED.value, finished_at=now, cancel_requested=True).returning(Job.id)
         )) if pending else []  # fmt: skip
         asked = list(session.scalars(
@@ -125,6 +127,9 @@ def _apply(jobs: JobService, db: Any, action: BulkAction, rows: list[tuple[str, 
         events += [event_values(job_id, "cancel requested (bulk action)", now=now, source="api") for job_id in asked]
         if events:
             session.execute(insert(JobEvent), events)
+        # Their waiting children end too ("dependency failed"), in this transaction.
+        settled = settle_children(session.connection(), ended, now) if ended else Settled()
+    jobs.after_settle(settled)
     for job_id in asked:
         jobs.cancelled_elsewhere(job_id)
     for job_id in ended:

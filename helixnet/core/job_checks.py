@@ -10,12 +10,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from helixnet.core.db import Database
 from helixnet.core.models import Artifact, ArtifactStatus
 from helixnet.core.schemas import JobRead
 from helixnet.core.validation import from_pydantic, refuse_nul
+from helixnet.core.workflows import checked_parents, split_inputs
 from helixnet.errors import NotFound, ValidationFailed
 from helixnet.plugins.base import INPUT_NAME_PATTERN
 from helixnet.plugins.registry import PluginRegistry
@@ -40,12 +41,27 @@ class JobChecks:
         priority: Any,
         max_retries: Any,
         timeout: Any,
+        after: Any = None,
+        allow_failed_parents: Any = False,
     ) -> dict[str, Any]:
-        """A submit's fields checked and completed with the defaults, as the row stores them."""
+        """A submit's fields checked and completed with the defaults, as the row stores them.
+
+        Workflow fields (issue 13) come back as ``parents`` (``after`` plus the jobs whose outputs
+        the inputs name, sorted), ``input_refs`` and ``allow_failed_parents``.
+        """
         if not isinstance(plugin, str):
             raise ValidationFailed.field(["plugin"], "must be a plugin name")
         checked_params = self.params(plugin, params)
-        checked_inputs = self.inputs(owner_id, plugin, inputs or {})
+        plain, refs = split_inputs(inputs or {})
+        checked_inputs = self.inputs(owner_id, plugin, plain, refs=refs)
+        if not isinstance(allow_failed_parents, bool):
+            raise ValidationFailed.field(["allow_failed_parents"], "must be true or false")
+        parents: list[str] = []
+        if after or refs:
+            with self._db.read() as session:
+                parents = checked_parents(session, owner_id, after, refs)
+        elif after is not None and (isinstance(after, (str, bytes)) or not isinstance(after, (list, tuple))):
+            raise ValidationFailed.field(["after"], "must be a list of job ids")
         check_range("priority", priority, -100, 100)
         retries = self._default_max_retries if max_retries is None else max_retries
         check_range("max_retries", retries, 0, 100)
@@ -54,7 +70,8 @@ class JobChecks:
                                     or not 0 < timeout <= 7 * 24 * 3600):  # fmt: skip
             raise ValidationFailed.field(["timeout"], "must be between 0 and 604800 seconds")
         return {"plugin": plugin, "params": checked_params, "inputs": checked_inputs, "priority": priority,
-                "max_retries": retries, "timeout": timeout}  # fmt: skip
+                "max_retries": retries, "timeout": timeout, "input_refs": refs, "parents": parents,
+                "allow_failed_parents": allow_failed_parents}  # fmt: skip
 
     def params(self, plugin_name: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
         try:
@@ -71,12 +88,15 @@ class JobChecks:
         refuse_nul(checked, ["params"])  # PostgreSQL cannot store U+0000 in JSON: a 422, never a 500
         return checked
 
-    def inputs(self, owner_id: str, plugin_name: str, inputs: Mapping[str, str]) -> dict[str, str]:
+    def inputs(
+        self, owner_id: str, plugin_name: str, inputs: Mapping[str, str], refs: Mapping[str, Any] | None = None
+    ) -> dict[str, str]:
+        """Artifact inputs checked as the caller's own; ``refs`` (parents' outputs) count as given."""
         if not isinstance(inputs, Mapping):
             raise ValidationFailed.field(["inputs"], "must map input names to artifact ids")
         plugin = self._plugins[plugin_name]
         specs = {spec.name: spec for spec in plugin.inputs}
-        for name in inputs:
+        for name in [*inputs, *(refs or {})]:
             if name in specs:
                 continue
             if not plugin.accepts_any_inputs:
@@ -85,7 +105,7 @@ class JobChecks:
             if not isinstance(name, str) or not re.fullmatch(INPUT_NAME_PATTERN, name):
                 raise ValidationFailed.field(["inputs", name], "input names are letters, digits and _ (at most 64)")
         for name, spec in specs.items():
-            if spec.required and name not in inputs:
+            if spec.required and name not in inputs and name not in (refs or {}):
                 raise ValidationFailed.field(["inputs", name], "required input missing")
         if not inputs:
             return {}
@@ -111,13 +131,20 @@ def same_request_or_refuse(earlier: JobRead, request: Mapping[str, Any]) -> JobR
     As the IETF Idempotency-Key draft asks: a retry gets the first answer, a different request
     under the same key is the client's mistake, never silently answered with an unrelated job.
     """
-    differing = [name for name, value in request.items() if getattr(earlier, name) != value]
+    differing = [name for name, value in request.items() if _plain(getattr(earlier, name)) != _plain(value)]
     if differing:
         raise ValidationFailed(
             f"Idempotency-Key already used for job {earlier.id}, a different request ({', '.join(differing)} differ)",
             errors=[{"loc": ["header", "Idempotency-Key"], "msg": "already used for a different request"}],
         )
     return earlier
+
+
+def _plain(value: Any) -> Any:
+    """Models as dicts, so a stored ``input_refs`` compares equal to the request's."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    return value.model_dump() if isinstance(value, BaseModel) else value
 
 
 __all__ = ["JobChecks", "check_range", "same_request_or_refuse"]

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from helixnet.core import statements as sql
@@ -28,7 +28,6 @@ from helixnet.core.filters import job_filters
 from helixnet.core.job_checks import JobChecks, same_request_or_refuse
 from helixnet.core.job_checks import check_range as _check_range
 from helixnet.core.models import (
-    ACTIVE_STATUSES,
     FINAL_STATUSES,
     Artifact,
     ArtifactStatus,
@@ -40,6 +39,7 @@ from helixnet.core.models import (
 from helixnet.core.pagination import decode_cursor, encode_cursor
 from helixnet.core.schemas import ArtifactRead, JobEventRead, JobPage, JobRead
 from helixnet.core.users import UserRef, user_id_of
+from helixnet.core.workflows import Settled, insert_edges, links, place, rearm, settle, settle_children
 from helixnet.errors import Conflict, NotFound, QueueUnavailable, ValidationFailed, WaitTimeout
 from helixnet.plugins.registry import PluginRegistry
 from helixnet.queue import Queue
@@ -79,15 +79,21 @@ class JobService:
         user: UserRef,
         plugin: str,
         params: Mapping[str, Any] | None = None,
-        inputs: Mapping[str, str] | None = None,
+        inputs: Mapping[str, str | Mapping[str, str]] | None = None,
         priority: int = 0,
         max_retries: int | None = None,
         timeout: float | None = None,
         idempotency_key: str | None = None,
+        after: Sequence[str] | None = None,
+        allow_failed_parents: bool = False,
         run_at: datetime | None = None,
         delay: float | None = None,
     ) -> JobRead:
         """Validate, record and enqueue a job; returns it PENDING (or the earlier job for a repeated key).
+
+        With ``after`` (parent job ids) the job is WAITING until every parent is final, then PENDING
+        and enqueued (``helixnet.core.workflows``); an input may name a parent's output,
+        ``{"job": parent_id, "output": "result.json"}``, and that parent joins ``after``.
 
         ``run_at`` (aware) or ``delay`` (seconds) makes it a delayed job: recorded now, PENDING and
         off the queue until due, then enqueued by the firing loop (``core/firing.py``) from the
@@ -96,10 +102,13 @@ class JobService:
         """
         owner_id = user_id_of(user)
         due = delayed_until(run_at, delay, self._clock)
-        request = self.checked_request(owner_id, plugin, params, inputs, priority, max_retries, timeout)
+        request = self.checked_request(owner_id, plugin, params, inputs, priority, max_retries, timeout,
+                                       after=after, allow_failed_parents=allow_failed_parents)  # fmt: skip
         checked_params, checked_inputs = request["params"], request["inputs"]
-        retries, timeout = request["max_retries"], request["timeout"]
+        retries, timeout, parents = request["max_retries"], request["timeout"], request["parents"]
         if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
+            if earlier.id in parents:
+                raise ValidationFailed.field(["after"], f"job {earlier.id} is this job itself (a cycle)")
             return same_request_or_refuse(earlier, request)
 
         now = self._clock()
@@ -109,7 +118,8 @@ class JobService:
             "inputs": checked_inputs, "status": JobStatus.PENDING.value, "progress": 0.0,
             "attempts": 0, "max_retries": retries, "priority": priority, "timeout": timeout,
             "cancel_requested": False, "created_at": now, "queued_at": now,
-            "idempotency_key": idempotency_key,
+            "idempotency_key": idempotency_key, "input_refs": request["input_refs"],
+            "allow_failed_parents": request["allow_failed_parents"],
         }  # fmt: skip
         delayed = due is not None and due > now
         if due is not None:
@@ -117,10 +127,23 @@ class JobService:
             if delayed:  # the firing loop enqueues it when due; until then the claim refuses it too
                 values.update(queued_at=None, scheduled_at=due)
         try:
-            with self._db.connect() as conn:
-                conn.execute(sql.INSERT_JOB, values)
-                # A PostgreSQL queue in this database takes the message in this transaction: one commit.
-                enqueued = delayed or self._queue.enqueue_in(conn, [(job_id, priority)])
+            for attempt in (1, 2):
+                try:
+                    with self._db.connect() as conn:
+                        edges = place(conn, [values], [parents])  # WAITING, or PENDING with its refs resolved
+                        conn.execute(sql.INSERT_JOB, values)
+                        insert_edges(conn, edges)
+                        # A PostgreSQL queue in this database takes the message in this transaction: one commit.
+                        waiting = values["status"] == JobStatus.WAITING.value
+                        enqueued = waiting or delayed or self._queue.enqueue_in(conn, [(job_id, priority)])
+                    break
+                except OperationalError as exc:
+                    # The parents' share locks met a writer locking rows in another order (a
+                    # heartbeat of many jobs): PostgreSQL broke the deadlock; the submit goes again.
+                    if attempt == 2 or not parents or getattr(exc.orig, "sqlstate", None) != "40P01":
+                        raise
+                    values.update(status=JobStatus.PENDING.value, inputs=checked_inputs,
+                                  queued_at=None if delayed else now)  # fmt: skip
         except IntegrityError as exc:
             if idempotency_key is not None and (earlier := self._by_idempotency_key(owner_id, idempotency_key)):
                 return same_request_or_refuse(earlier, request)
@@ -129,7 +152,7 @@ class JobService:
         if not enqueued:
             self._enqueue(job_id, priority)
         self._changed(job_id, owner_id)
-        return JobRead.model_validate({**values, "message": None, "result": None, "artifacts": []})
+        return JobRead.model_validate({**values, "message": None, "result": None, "artifacts": [], "parents": parents})
 
     def submit_many(self, user: UserRef, jobs: Sequence[Mapping[str, Any]]) -> builtins.list[JobRead]:
         """Submit many jobs at once, all or none: one transaction, one INSERT, one batched enqueue.
@@ -142,10 +165,23 @@ class JobService:
         return submit_many(self, user, jobs)
 
     def checked_request(
-        self, owner_id: str, plugin: Any, params: Any, inputs: Any, priority: Any, max_retries: Any, timeout: Any
-    ) -> dict[str, Any]:
+        self, owner_id: str, plugin: Any, params: Any, inputs: Any, priority: Any, max_retries: Any, timeout: Any,
+        *, after: Any = None, allow_failed_parents: Any = False,
+    ) -> dict[str, Any]:  # fmt: skip
         """A submit's fields checked and completed with the defaults, as the row stores them."""
-        return self._checks.request(owner_id, plugin, params, inputs, priority, max_retries, timeout)
+        return self._checks.request(owner_id, plugin, params, inputs, priority, max_retries, timeout, after,
+                                    allow_failed_parents)  # fmt: skip
+
+    def after_settle(self, settled: Settled) -> None:
+        """Once a settle has committed: enqueue the released jobs, tell the change feed about all."""
+        if settled.released:
+            try:
+                self._queue.enqueue_many(settled.released)
+            except QueueUnavailable as exc:  # PENDING with queued_at set: the stale sweep enqueues them
+                log.warning("enqueue of %d released job(s) failed (%s); the sweeper will retry", len(settled.released),
+                            exc)  # fmt: skip
+        for job_id in [*(job_id for job_id, _ in settled.released), *settled.ended]:
+            self._changed(job_id, None)
 
     def _enqueue(self, job_id: str, priority: int) -> None:
         try:
@@ -194,6 +230,16 @@ class JobService:
         with self._db.read() as session:
             return self._read(session, self._visible(session, job_id, user))
 
+    def get_many(self, job_ids: Sequence[str], user: UserRef | None = None) -> builtins.list[JobRead]:
+        """The jobs of ``job_ids`` the caller may see, in the order given (a workflow's parents or children)."""
+        ids = [job_id for job_id in dict.fromkeys(job_ids) if isinstance(job_id, str)][:1000]
+        with self._db.read() as session:
+            rows = {row.id: row for row in session.scalars(select(Job).where(Job.id.in_(ids)))
+                    if can_see(user, row.owner_id)}  # fmt: skip
+            outputs = self._outputs(session, builtins.list(rows))
+            parents, children = links(session, builtins.list(rows))
+            return [_job_read(rows[i], outputs.get(i, []), parents, children) for i in ids if i in rows]
+
     def list(
         self,
         user: UserRef | None,
@@ -224,7 +270,8 @@ class JobService:
             more = len(rows) > limit
             rows = rows[:limit]
             outputs = self._outputs(session, [row.id for row in rows])
-            items = [_job_read(row, outputs.get(row.id, [])) for row in rows]
+            parents, children = links(session, [row.id for row in rows])
+            items = [_job_read(row, outputs.get(row.id, []), parents, children) for row in rows]
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return JobPage(items=items, next_cursor=next_cursor)
 
@@ -254,11 +301,13 @@ class JobService:
     def depth(self) -> dict[str, dict[JobStatus, int]]:
         """PENDING and RUNNING jobs per plugin: the queue depth, read through the active-jobs index."""
         found: dict[str, dict[JobStatus, int]] = {}
-        query = (select(Job.plugin, Job.status, func.count()).where(Job.status.in_([s.value for s in ACTIVE_STATUSES]))
+        # Not WAITING (issue 13): a job waiting for its parents is not on the queue yet.
+        queued = (JobStatus.PENDING, JobStatus.RUNNING)
+        query = (select(Job.plugin, Job.status, func.count()).where(Job.status.in_([s.value for s in queued]))
                  .group_by(Job.plugin, Job.status))  # fmt: skip
         with self._db.read() as session:
             for plugin, status, count in session.execute(query):
-                found.setdefault(plugin, {s: 0 for s in ACTIVE_STATUSES})[JobStatus(status)] = int(count)
+                found.setdefault(plugin, {s: 0 for s in queued})[JobStatus(status)] = int(count)
         return found
 
     def events(self, job_id: str, user: UserRef | None = None, *, after_id: int = 0, limit: int = 1000) -> builtins.list[JobEventRead]:
@@ -291,11 +340,17 @@ class JobService:
     def cancel(self, job_id: str, user: UserRef | None = None) -> JobRead:
         """PENDING: cancelled at once. RUNNING: the plugin is told (ctx.cancelled). Final: Conflict."""
         now = self._clock()
+        settled = Settled()
         with self._db.write() as session:
             row = self._visible(session, job_id, user)
-            if row.status == JobStatus.PENDING:
+            if row.status in (JobStatus.PENDING, JobStatus.WAITING):
+                waiting = row.status == JobStatus.WAITING
                 row.status, row.finished_at, row.cancel_requested = JobStatus.CANCELLED, now, True
-                record_event(session, job_id, "cancelled before it started", now=now, source="api")
+                what = "cancelled while waiting for its parents" if waiting else "cancelled before it started"
+                record_event(session, job_id, what, now=now, source="api")
+                session.flush()
+                # Its waiting children end too ("dependency failed"), in this transaction.
+                settled = settle_children(session.connection(), [job_id], now)
             elif row.status == JobStatus.RUNNING:
                 if not row.cancel_requested:
                     row.cancel_requested = True
@@ -304,22 +359,47 @@ class JobService:
                 raise Conflict(f"job {job_id} already finished ({row.status})")
         if self._on_cancel is not None:
             self._on_cancel(job_id)
+        self.after_settle(settled)
         job = self.get(job_id)
         self._changed(job_id, job.owner_id)
         return job
 
-    def retry(self, job_id: str, user: UserRef | None = None, *, idempotency_key: str | None = None) -> JobRead:
-        """A new job with the same plugin, params and inputs, for a FAILURE or CANCELLED one."""
+    def retry(
+        self,
+        job_id: str,
+        user: UserRef | None = None,
+        *,
+        idempotency_key: str | None = None,
+        rearm_children: bool = False,
+    ) -> JobRead:
+        """A new job with the same plugin, params, inputs and parents, for a FAILURE or CANCELLED one.
+
+        ``rearm_children=True``: the children cancelled because this job failed ("dependency failed:
+        <id>"), and theirs in turn, wait again (WAITING), now for the new job.
+        """
+        if not isinstance(rearm_children, bool):
+            raise ValidationFailed.field(["rearm_children"], "must be true or false")
         old = self.get(job_id, user)
         if old.status not in (JobStatus.FAILURE, JobStatus.CANCELLED):
             raise Conflict(f"job {job_id} is {old.status.value}; only FAILURE or CANCELLED jobs can be retried")
+        inputs: dict[str, Any] = {**{name: ref.model_dump() for name, ref in old.input_refs.items()}, **old.inputs}
         new = self.submit(
-            old.owner_id, old.plugin, params=old.params, inputs=old.inputs, priority=old.priority,
+            old.owner_id, old.plugin, params=old.params, inputs=inputs, priority=old.priority,
             max_retries=old.max_retries, timeout=old.timeout, idempotency_key=idempotency_key,
+            after=old.parents or None, allow_failed_parents=old.allow_failed_parents,
         )  # fmt: skip
-        with self._db.write() as session:
-            record_event(session, new.id, f"retry of job {job_id}", now=self._clock(), source="api")
-        return new
+        now = self._clock()
+        settled = Settled()
+        with self._db.connect() as conn:
+            record_event(conn, new.id, f"retry of job {job_id}", now=now, source="api")
+            if rearm_children:
+                # The retry locked first, as submit locks parents: should it finish meanwhile, its
+                # settle either sees the moved edges or has committed before our settle reads it.
+                conn.execute(select(Job.id).where(Job.id == new.id).with_for_update(read=True))
+                if ended := settle(conn, rearm(conn, job_id, new.id, now), now, settled):
+                    settled.merge(settle_children(conn, ended, now))
+        self.after_settle(settled)
+        return self.get(new.id) if rearm_children else new
 
     def bulk(
         self,
@@ -358,7 +438,8 @@ class JobService:
         return row
 
     def _read(self, session: Session, row: Job) -> JobRead:
-        return _job_read(row, self._outputs(session, [row.id]).get(row.id, []))
+        parents, children = links(session, [row.id])
+        return _job_read(row, self._outputs(session, [row.id]).get(row.id, []), parents, children)
 
     @staticmethod
     def _outputs(session: Session, job_ids: builtins.list[str]) -> dict[str, builtins.list[ArtifactRead]]:
@@ -375,9 +456,12 @@ class JobService:
         return found
 
 
-def _job_read(row: Job, artifacts: list[ArtifactRead]) -> JobRead:
+def _job_read(
+    row: Job, artifacts: list[ArtifactRead], parents: dict[str, list[str]], children: dict[str, list[str]]
+) -> JobRead:
     job = JobRead.model_validate(row)
     job.artifacts = artifacts
+    job.parents, job.children = parents.get(row.id, []), children.get(row.id, [])
     return job
 
 

@@ -36,12 +36,14 @@ class JobStatus(StrEnum):
     SUCCESS = "SUCCESS"
     FAILURE = "FAILURE"
     CANCELLED = "CANCELLED"
+    WAITING = "WAITING"  # submitted with ``after``: becomes PENDING once every parent is final
 
 
-#: A job in one of these never changes status again.
+#: A job in one of these never changes status again (``retry`` makes a new job; a re-arm, see
+#: ``helixnet.core.workflows``, is the one way back, for children cancelled by a failed parent).
 FINAL_STATUSES = frozenset({JobStatus.SUCCESS, JobStatus.FAILURE, JobStatus.CANCELLED})
-#: A job in one of these still has work ahead of it.
-ACTIVE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
+#: A job in one of these still has work ahead of it: every status that is not final.
+ACTIVE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.RUNNING, JobStatus.WAITING})
 
 
 class ArtifactStatus(StrEnum):
@@ -170,6 +172,10 @@ class Job(Base):
     # The schedule that fired this job, and the fire time it stands for (issue 13).
     schedule_id: Mapped[str | None] = mapped_column(ForeignKey("schedules.id", ondelete="SET NULL"))
     fire_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Workflows (issue 13): run even when a parent failed or was cancelled; inputs taken from
+    # parents' outputs, ``name -> {"job": id, "output": filename}``, resolved into ``inputs`` on release.
+    allow_failed_parents: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    input_refs: Mapped[dict[str, dict[str, str]] | None] = mapped_column(JSONType)
 
     def is_stuck(self, now: datetime, lost_after_seconds: float) -> bool:
         """RUNNING with a heartbeat older than the limit: its worker is gone."""
@@ -177,6 +183,16 @@ class Job(Base):
             return False
         beat = self.heartbeat_at or self.started_at
         return beat is None or (now - beat).total_seconds() > lost_after_seconds
+
+
+class JobDependency(Base):
+    """An edge of a workflow: ``child_id`` waits for ``parent_id`` to be final (``submit(after=...)``)."""
+
+    __tablename__ = "job_dependencies"
+    __table_args__ = (Index("ix_job_dependencies_parent", "parent_id", "child_id"),)
+
+    child_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    parent_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
 
 
 UNDIGESTED = "sha256 IS NULL AND status = 'AVAILABLE'"

@@ -152,7 +152,7 @@ class DatabaseGauges(Collector):
 
     def collect(self) -> Iterable[Metric]:
         try:
-            # PENDING and RUNNING in one statement, through the partial ix_jobs_active index.
+            # PENDING, RUNNING and WAITING in one statement, an index range of ix_jobs_status_owner each.
             jobs = (select(Job.status, func.count()).where(Job.status.in_([s.value for s in ACTIVE_STATUSES]))
                     .group_by(Job.status))  # fmt: skip
             alive = (select(func.count()).select_from(WorkerProcess)
@@ -168,6 +168,8 @@ class DatabaseGauges(Collector):
                                     value=counts.get(JobStatus.PENDING, 0))  # fmt: skip
             yield GaugeMetricFamily("helixnet_jobs_running", "Jobs RUNNING now, cluster-wide.",
                                     value=counts.get(JobStatus.RUNNING, 0))  # fmt: skip
+            yield GaugeMetricFamily("helixnet_jobs_waiting", "Jobs WAITING for their parents (workflows), cluster-wide.",
+                                    value=counts.get(JobStatus.WAITING, 0))  # fmt: skip
             yield GaugeMetricFamily("helixnet_workers_alive", "Worker processes with a fresh heartbeat.", value=workers)
         if self._queue is not None:
             try:

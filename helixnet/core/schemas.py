@@ -17,6 +17,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
     WithJsonSchema,
     field_validator,
 )
@@ -133,16 +136,59 @@ class ArtifactRead(_Read):
         return "local" if value.startswith("/") else value
 
 
+class OutputRef(BaseModel):
+    """An input taken from a parent's output: resolved to that artifact once the parent succeeds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job: UUIDStr = Field(description="the parent job (added to after when not listed there)")
+    output: str = Field(min_length=1, max_length=255, description="the filename of the parent's output artifact")
+
+
+def _input_value(value: Any) -> str | OutputRef:
+    """An artifact id, or a parent's output; errors name the input itself, not a member of a union."""
+    if isinstance(value, OutputRef):
+        return value
+    if isinstance(value, dict):
+        try:
+            return OutputRef.model_validate(value, strict=True)
+        except ValidationError as exc:
+            found = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
+            raise ValueError(f'a parent\'s output is {{"job": id, "output": filename}} ({found})') from None
+    if isinstance(value, str):
+        return _canonical_uuid(value)
+    raise ValueError('must be an artifact id or a parent\'s output {"job": id, "output": filename}')
+
+
+#: What an input of a submit may be: an artifact id, or ``{"job": parent id, "output": filename}``.
+InputValue = Annotated[
+    UUIDStr | OutputRef,
+    PlainValidator(_input_value, json_schema_input_type=UUIDStr | OutputRef),
+    # Serialised as its own type says (the validator's default would try the union on a dict and warn),
+    # and so the same schema in both modes: one JobCreate in the OpenAPI document, not an -Input/-Output pair.
+    PlainSerializer(lambda value: value, return_type=UUIDStr | OutputRef),
+]
+
+
 class _JobFields(BaseModel):
     # The example is what Swagger UI pre-fills: it must be accepted as it stands (issue 9).
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"plugin": "echo", "params": {"message": "hello"}}]})
 
     plugin: str = Field(min_length=1, max_length=100)
     params: dict[str, Any] = Field(default_factory=dict)
-    inputs: dict[str, UUIDStr] = Field(default_factory=dict, description="input name -> artifact id")
+    inputs: dict[str, InputValue] = Field(
+        default_factory=dict, description='input name -> artifact id, or a parent\'s output {"job": id, "output": filename}'
+    )
     priority: int = Field(default=0, ge=-100, le=100)
     max_retries: int | None = Field(default=None, ge=0, le=100)
     timeout: float | None = Field(default=None, gt=0, le=7 * 24 * 3600, description="seconds")
+    after: list[UUIDStr] | None = Field(default=None, max_length=10_000, description="parent job ids: the job "
+                                        "waits (WAITING) until every one is final")  # fmt: skip
+    allow_failed_parents: bool = Field(default=False, description="run even when a parent failed or was cancelled")
+
+    def plain_inputs(self) -> dict[str, Any]:
+        """``inputs`` as the services take them: artifact ids and ``{"job", "output"}`` dicts."""
+        return {name: v.model_dump() if isinstance(v, OutputRef) else v for name, v in self.inputs.items()}
 
 
 class JobCreate(_JobFields):
@@ -200,6 +246,16 @@ class JobRead(_Read):
     schedule_id: UUIDOut | None = Field(default=None, description="the schedule that fired this job")
     fire_time: datetime | None = Field(default=None, description="the schedule's fire time this job stands for")
     artifacts: list[ArtifactRead] = Field(default_factory=list, description="outputs of this job")
+    parents: list[UUIDOut] = Field(default_factory=list, description="jobs this one waited or waits for (after)")
+    children: list[UUIDOut] = Field(default_factory=list, description="jobs that wait or waited for this one")
+    allow_failed_parents: bool = False
+    input_refs: dict[str, OutputRef] = Field(default_factory=dict, description="inputs taken from parents' outputs, "
+                                             "resolved into inputs when the job leaves WAITING")  # fmt: skip
+
+    @field_validator("input_refs", mode="before")
+    @classmethod
+    def _no_refs(cls, value: Any) -> Any:
+        return {} if value is None else value
 
     @property
     def is_final(self) -> bool:

@@ -235,7 +235,7 @@ def register(commands: Any) -> None:
     submit.add_argument("--priority", type=int, default=None, help="-100 to 100, higher runs first")
     submit.add_argument("--idempotency-key", default=None, help="a retried submit with the same key returns the job")
     jobs = add("jobs", cmd_jobs, "list your jobs, newest first")
-    jobs.add_argument("--status", type=str.upper, choices=["PENDING", "RUNNING", "SUCCESS", "FAILURE", "CANCELLED"])
+    jobs.add_argument("--status", type=str.upper, choices=["PENDING", "WAITING", "RUNNING", "SUCCESS", "FAILURE", "CANCELLED"])
     jobs.add_argument("--plugin")
     jobs.add_argument("-q", help="search the id prefix, plugin, message and error")
     jobs.add_argument("--limit", type=_positive, default=20, help="at most this many jobs (default 20)")

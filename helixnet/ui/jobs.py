@@ -1,5 +1,5 @@
 """``/jobs/{id}``: one job in full, live: status and timeline, progress, params and result, artifacts,
-log lines as they arrive, recovery events, Cancel and Retry. Another user's job is a 404 page.
+log lines as they arrive, recovery events, parents and children (workflows), Cancel and Retry. Another user's job is a 404 page.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from helixnet.ui.frame import frame
 from helixnet.ui.live import LiveHub, Watch
 from helixnet.ui.session import still_signed_in
 from helixnet.ui.widgets import field_row, json_view, status_badge, when
+from helixnet.ui.workflow import workflow_panel
 
 #: Events whose source is one of these explain a recovery (the sweeper's work).
 RECOVERY_SOURCES = frozenset({"sweeper"})
@@ -47,6 +48,7 @@ class JobView:
             with ui.column().classes("flex-1 min-w-[18rem] gap-3"):
                 json_view("Params", job.params)
                 self.outcome()
+                self.workflow()
                 self.artifacts()
             with ui.column().classes("flex-1 min-w-[18rem] gap-3"):
                 self.timeline()
@@ -58,7 +60,11 @@ class JobView:
                 self.log = ui.column().classes("w-full gap-0 font-mono text-xs border rounded p-2")
                 self.no_log = ui.label("Nothing logged yet.").classes("opacity-70")
         self.add_events()
-        Watch(hub, lambda change: change.job_id == job.id, self.refresh)
+        # Parents' and children's changes too: their badges in the workflow panel follow them.
+        Watch(hub, lambda change: change.job_id == self.job.id or change.job_id in self._related(), self.refresh)
+
+    def _related(self) -> set[str]:
+        return {*self.job.parents, *self.job.children}
 
     async def refresh(self) -> None:
         try:
@@ -67,6 +73,7 @@ class JobView:
             return
         self.summary.refresh()
         self.outcome.refresh()
+        self.workflow.refresh()
         self.artifacts.refresh()
         self.timeline.refresh()
         self.add_events()
@@ -83,6 +90,9 @@ class JobView:
                 ui.button("Cancel", icon="cancel", on_click=self.cancel).props("no-caps outline color=negative")
             if job.status in (JobStatus.FAILURE, JobStatus.CANCELLED):
                 ui.button("Retry", icon="replay", on_click=self.retry).props("no-caps outline")
+                if job.children:
+                    ui.button("Retry and re-arm children", icon="account_tree",
+                              on_click=lambda: self.retry(rearm_children=True)).props("no-caps outline")  # fmt: skip
         with ui.column().classes("w-full gap-1"):
             ui.linear_progress(value=job.progress, show_value=False).props('aria-label="progress"')
             ui.label(f"{job.progress * 100:.0f}%" + (f" — {job.message}" if job.message else "")).classes("text-sm")
@@ -99,6 +109,10 @@ class JobView:
             json_view("Result", job.result)
             ui.button("Download result", icon="download", on_click=self.download_result).props("no-caps flat dense")
         field_row("Result path", job.result_path or "—")
+
+    @ui.refreshable_method
+    def workflow(self) -> None:
+        workflow_panel(self.hx, self.user, self.job, root=self.root)
 
     @ui.refreshable_method
     def artifacts(self) -> None:
@@ -170,11 +184,11 @@ class JobView:
             ui.notify(exc.detail, type="warning")
         await self.refresh()
 
-    async def retry(self) -> None:
+    async def retry(self, rearm_children: bool = False) -> None:
         if still_signed_in(self.hx) is None:
             return
         try:
-            new = await asyncio.to_thread(self.hx.jobs.retry, self.job.id, self.user)
+            new = await asyncio.to_thread(self.hx.jobs.retry, self.job.id, self.user, rearm_children=rearm_children)
         except HelixNetError as exc:
             ui.notify(exc.detail, type="warning")
             return

@@ -13,6 +13,7 @@ from helixnet.core.models import JobStatus
 
 STATUS_COLORS = {
     JobStatus.PENDING: "grey-7",
+    JobStatus.WAITING: "blue-grey-5",
     JobStatus.RUNNING: "primary",
     JobStatus.SUCCESS: "positive",
     JobStatus.FAILURE: "negative",

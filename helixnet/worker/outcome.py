@@ -14,7 +14,8 @@ from sqlalchemy.exc import DBAPIError
 from helixnet.core import statements as sql
 from helixnet.core.db import Database
 from helixnet.core.events import event_values
-from helixnet.core.models import ArtifactStatus, Job, JobStatus
+from helixnet.core.models import FINAL_STATUSES, ArtifactStatus, Job, JobStatus
+from helixnet.core.workflows import Settled, settle_children
 from helixnet.worker.context import JobCancelled, JobContext, JobFailed
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,14 @@ class OutcomeWriter:
         self._db = db
 
     def write(self, plans: list[_Recorded]) -> list[bool]:
+        return self.write_settling(plans)[0]
+
+    def write_settling(self, plans: list[_Recorded]) -> tuple[list[bool], Settled]:
         """The fenced outcome UPDATEs, their log lines and artifacts, in one transaction.
+
+        In the same transaction, the waiting children of the jobs that became final are settled
+        (``helixnet.core.workflows``): released to PENDING (returned, to enqueue after the commit),
+        or cancelled when a parent failed. A crash cannot leave a finished parent's child waiting.
 
         Tried once more on a dropped connection (a killed backend, a failover): the outcomes are
         known, only their write was lost, and the worker's pinned connection is reopened on its next
@@ -103,10 +111,17 @@ class OutcomeWriter:
             try:
                 with self._db.connect() as conn:
                     events: list[dict[str, Any]] = []
-                    updated = [self._write_one(conn, plan, plan_lines, events)
-                               for plan, plan_lines in zip(plans, lines, strict=True)]  # fmt: skip
+                    updated = [False] * len(plans)
+                    # In id order: a submit locks the parents it names in id order too (workflows),
+                    # so the two can never hold one row each while waiting for the other's.
+                    for index in sorted(range(len(plans)), key=lambda i: plans[i].claim.job_id):
+                        updated[index] = self._write_one(conn, plans[index], lines[index], events)
                     if events:
                         conn.execute(sql.INSERT_EVENTS, events)
+                    final = [plan.claim.job_id for plan, done in zip(plans, updated, strict=True)
+                             if done and plan.status in FINAL_STATUSES]  # fmt: skip
+                    # One settle for the group: its children locked in one order, never a deadlock.
+                    settled = settle_children(conn, final, plans[0].now) if final else Settled()
             except DBAPIError as exc:
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
@@ -116,8 +131,8 @@ class OutcomeWriter:
                 updated = [
                     done or self._landed(plan.claim, plan.values) for plan, done in zip(plans, updated, strict=True)
                 ]
-            return updated
-        return [False] * len(plans)
+            return updated, settled
+        return [False] * len(plans), Settled()
 
     @staticmethod
     def _outcome_lines(plan: _Recorded) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from helixnet.core.events import event_values
 from helixnet.core.metrics import Metrics
 from helixnet.core.models import Artifact, ArtifactStatus, Job, JobStatus
 from helixnet.core.validation import refuse_nul
+from helixnet.core.workflows import Settled, settle_children
 from helixnet.errors import ValidationFailed
 from helixnet.logs import job_scope
 from helixnet.plugins.registry import PluginRegistry
@@ -90,6 +91,7 @@ class JobRunner:
         retry_backoff: Callable[[int], float],
         requeue: Callable[[str, int], None] | None = None,
         on_change: Callable[[str], None] | None = None,
+        requeue_many: Callable[[list[tuple[str, int]]], None] | None = None,
         metrics: Metrics | None = None,
         executors: Executors | None = None,
     ) -> None:
@@ -104,6 +106,8 @@ class JobRunner:
         self._clock = clock
         self._retry_backoff = retry_backoff
         self._requeue = requeue
+        # Children a finished job released (a fan-out of thousands): one queue round trip for them all.
+        self._requeue_many = requeue_many
         self._lock = threading.Lock()
         self.running: dict[str, RunningJob] = {}
 
@@ -327,14 +331,30 @@ class JobRunner:
         plan = _Recorded(claim, worker_id, ctx, running, outcome, elapsed, status, values, message, now)
         if defer:
             return plan
-        return self._after_outcome(plan, self._outcomes.write([plan])[0])
+        written, settled = self._outcomes.write_settling([plan])
+        status_now = self._after_outcome(plan, written[0])
+        self.after_settle(settled)
+        return status_now
 
     def record_outcomes(self, plans: list[_Recorded]) -> list[JobStatus | None]:
         """Outcomes prepared with ``record_outcome(..., defer=True)``, written in one transaction (one commit)."""
         if not plans:
             return []
-        written = self._outcomes.write(plans)
-        return [self._after_outcome(plan, done) for plan, done in zip(plans, written, strict=True)]
+        written, settled = self._outcomes.write_settling(plans)
+        statuses = [self._after_outcome(plan, done) for plan, done in zip(plans, written, strict=True)]
+        self.after_settle(settled)
+        return statuses
+
+    def after_settle(self, settled: Settled) -> None:
+        """Children a finished job released are enqueued (an enqueue failure leaves them to the sweeper)."""
+        if settled.released and self._requeue_many is not None:
+            self._requeue_many(settled.released)
+        for job_id, priority in settled.released:
+            self._changed(job_id)
+            if self._requeue_many is None and self._requeue is not None:
+                self._requeue(job_id, priority)
+        for job_id in settled.ended:
+            self._changed(job_id)
 
     def _after_outcome(self, plan: _Recorded, updated: bool) -> JobStatus | None:
         claim, worker_id, ctx, status, values = plan.claim, plan.worker_id, plan.ctx, plan.status, plan.values
@@ -385,6 +405,7 @@ class JobRunner:
                 events = running.take_pending()
                 events.append(event_values(claim.job_id, message, now=now, level="WARNING"))
                 conn.execute(sql.INSERT_EVENTS, events)
+            settled = settle_children(conn, [claim.job_id], now) if updated and status == JobStatus.CANCELLED else None
         running.cancel_reason = "shutdown"
         running.ctx.request_cancel()
         self._changed(claim.job_id)
@@ -393,6 +414,8 @@ class JobRunner:
             if status == JobStatus.CANCELLED:
                 if self._metrics is not None:
                     self._metrics.record(claim.plugin, status, elapsed)
+                if settled:
+                    self.after_settle(settled)
             elif self._requeue is not None:
                 self._requeue(claim.job_id, claim.priority)
         return bool(updated)

@@ -8,7 +8,8 @@ maintenance lock), the sweeper:
    "worker lost", with a JobEvent naming the worker and when it went quiet;
 2. enqueues PENDING jobs that are due and not on the queue (a failed enqueue, a retry back-off);
 3. enqueues again PENDING jobs whose queue message was lost (queue empty, row waiting too long);
-4. kicks the digest step (``core.digests``) for artifacts whose sha256 is still unknown: it runs on
+4. settles WAITING jobs whose parents are all final (a safety net: that happens when a parent ends);
+5. kicks the digest step (``core.digests``) for artifacts whose sha256 is still unknown: it runs on
    its own thread, so the pass itself never waits for an object to be read.
 
 ``recover_worker`` does step 1 at once for one worker process known to be dead (a supervisor saw
@@ -32,6 +33,7 @@ from helixnet.core.db import Database
 from helixnet.core.digests import ArtifactDigests
 from helixnet.core.events import event_values
 from helixnet.core.models import Job, JobEvent, JobStatus, Lease, PausedPlugin
+from helixnet.core.workflows import Settled, release_stranded, settle_children
 from helixnet.errors import QueueUnavailable
 from helixnet.queue import Queue
 
@@ -47,11 +49,12 @@ class SweepReport:
     enqueued: int = 0
     reenqueued_stale: int = 0
     acted: bool = True
+    released_waiting: int = 0  # WAITING jobs whose parents were all final, released by the safety net
     digesting: bool = False  # a digest run was started in the background by this pass
 
     @property
     def total(self) -> int:
-        return self.requeued_lost + self.failed_lost + self.enqueued + self.reenqueued_stale
+        return self.requeued_lost + self.failed_lost + self.enqueued + self.reenqueued_stale + self.released_waiting
 
 
 class Sweeper:
@@ -63,6 +66,7 @@ class Sweeper:
         self.holder = holder
         self.lost_after = timedelta(seconds=lost_after_seconds)
         self.lease = timedelta(seconds=lease_seconds)
+        self._waiting_checked: datetime | None = None
 
     def sweep(self, now: datetime, *, force: bool = False) -> SweepReport:
         """One pass; does nothing (``acted=False``) while another process holds the lease."""
@@ -71,8 +75,28 @@ class Sweeper:
         requeued, failed = self.recover_lost(now)
         enqueued = self.enqueue_due(now)
         stale = self.reenqueue_stale(now)
+        # The safety net scans every WAITING job: once per heartbeat limit is enough (a forced pass always).
+        released = 0
+        if force or self._waiting_checked is None or now - self._waiting_checked >= self.lost_after:
+            self._waiting_checked = now
+            released = self.release_waiting(now)
         digesting = self._kick_digests()
-        return SweepReport(requeued, failed, enqueued, stale, digesting=digesting)
+        return SweepReport(requeued, failed, enqueued, stale, digesting=digesting, released_waiting=released)
+
+    def release_waiting(self, now: datetime) -> int:
+        """The safety net of workflows: WAITING jobs none of whose parents is unfinished, settled now.
+
+        Settling happens in the transaction that makes a parent final; this finds what a path that
+        forgot to (or a database edited by hand) left behind, so no child waits forever.
+        """
+        with self._db.connect() as conn:
+            settled = release_stranded(conn, now)
+        for job_id in settled.ended:
+            log.warning("job %s: settled by the sweeper (its parents were final but it still waited)", job_id)
+        for job_id, priority in settled.released:
+            log.warning("job %s: released by the sweeper (its parents were final but it still waited)", job_id)
+            self._enqueue(job_id, priority)
+        return len(settled.released) + len(settled.ended)
 
     def _kick_digests(self) -> bool:
         if self._digests is None:
@@ -137,6 +161,7 @@ class Sweeper:
     def _recover(self, jobs: list[Job], now: datetime, *, why: str | None) -> tuple[int, int]:
         requeued: list[tuple[str, int]] = []
         failed = 0
+        settled = Settled()
         for job in jobs:
             quiet = (now - job.heartbeat_at).total_seconds() if job.heartbeat_at else float("nan")
             beat = job.heartbeat_at.isoformat(timespec="seconds") if job.heartbeat_at else "never"
@@ -163,12 +188,14 @@ class Sweeper:
                 conn.execute(
                     insert(JobEvent), [event_values(job.id, message, now=now, level="WARNING", source="sweeper")]
                 )
+                if not retry:  # final: its waiting children are settled with it
+                    settled.merge(settle_children(conn, [job.id], now))
             log.warning("job %s: %s", job.id, message)
             if retry:
                 requeued.append((job.id, job.priority))
             else:
                 failed += 1
-        for job_id, priority in requeued:
+        for job_id, priority in [*requeued, *settled.released]:
             self._enqueue(job_id, priority)
         return len(requeued), failed
 

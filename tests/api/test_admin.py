@@ -28,7 +28,7 @@ def test_counts_are_mine_and_capped(client, alice: Account, bob: Account) -> Non
     assert all(n <= 2 for n in body["counts"].values())
     mine = client.get(f"{API}/jobs/counts", headers=alice.headers).json()["counts"]
     assert sum(mine.values()) == 3  # bob's job is not counted
-    assert set(body["counts"]) == {"PENDING", "RUNNING", "SUCCESS", "FAILURE", "CANCELLED"}
+    assert set(body["counts"]) == {"PENDING", "RUNNING", "SUCCESS", "FAILURE", "CANCELLED", "WAITING"}
 
 
 def test_pause_bulk_resume_and_monitor_reads(client, admin: Account, alice: Account) -> None:

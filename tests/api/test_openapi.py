@@ -143,7 +143,10 @@ def test_ids_are_uuids_and_downloads_are_binary(client) -> None:
             assert uuid.items() <= schemas[model]["properties"][field].items(), (model, field)
     assert schemas["ArtifactRead"]["properties"]["job_id"]["anyOf"] == [uuid, {"type": "null"}]
     assert schemas["JobRead"]["properties"]["inputs"]["additionalProperties"] == uuid
-    assert schemas["JobCreate"]["properties"]["inputs"]["additionalProperties"] == uuid
+    # An input is an artifact id, or a parent's output (workflows, issue 13).
+    assert schemas["JobCreate"]["properties"]["inputs"]["additionalProperties"]["anyOf"] == [
+        uuid, {"$ref": "#/components/schemas/OutputRef"}]  # fmt: skip
+    assert schemas["JobCreate"]["properties"]["after"]["anyOf"][0]["items"] == uuid
     assert "format" not in str(schemas["JobPage"]["properties"]["next_cursor"])  # a cursor, not an id
     download = spec["paths"][f"{API}/storage/{{token}}"]["get"]["responses"]["200"]["content"]
     assert download == {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}

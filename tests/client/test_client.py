@@ -181,3 +181,23 @@ def test_a_failed_transfer_deletes_its_artifact_and_hides_the_signed_url(server:
         assert str(failed.value) == f"cannot reach {server.base} (a signed URL): timed out"
         listed = httpx.get(f"{server.base}/api/v1/artifacts", headers={"Authorization": f"Bearer {login.token}"})
         assert listed.json() == []  # the announced artifact went with the failed upload
+
+
+def test_a_workflow_through_the_client(server: Any, login: Login) -> None:
+    """after, a parent's output as an input, parents/children, and a retry that re-arms (docs/workflows.md)."""
+    with Client(server.base, login.token) as client:
+        first = client.submit("textstats", files={"content": b"one two two"})
+        second = client.submit("textstats", inputs={"content": {"job": first, "output": "result.json"}})
+        last = client.submit("echo", after=[second], allow_failed_parents=True)
+        assert second.parents == [first.id] and last.parents == [second.id] and last.allow_failed_parents
+        assert client.wait(last.id, timeout=30).status == JobStatus.SUCCESS
+        assert client.job(second.id).inputs["content"] in {a.id for a in client.job(first.id).artifacts}
+        held = client.submit("sleep", {"seconds": 30})  # still running when its child is submitted
+        child = client.submit("echo", after=[held.id])
+        client.cancel(held.id)
+        assert client.wait(child.id, timeout=30).error == f"dependency failed: {held.id}"
+        client.wait(held.id, timeout=30)
+        retried = client.retry(held.id, rearm_children=True)
+        assert retried.children == [child.id] and client.job(child.id).status == JobStatus.WAITING
+        client.cancel(retried.id)
+        assert client.wait(child.id, timeout=30).error == f"dependency failed: {retried.id}"

@@ -23,7 +23,7 @@ def test_migrations_match_models_and_round_trip(make_hx, database):
         context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
-    assert current_revision(engine) == "0005"
+    assert current_revision(engine) == "0006"
     upgrade(engine)  # a no-op when current
     downgrade(engine, "base")
     # What is left is Alembic's own table and, where a test used the PostgreSQL queue, its tables.
