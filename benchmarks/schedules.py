@@ -2,6 +2,7 @@
 
     python benchmarks/schedules.py                        # SQLite, then PostgreSQL if it answers
     python benchmarks/schedules.py --backend sqlite --periods 3
+    python benchmarks/schedules.py --no-workflows          # without the fan-out/fan-in table after it
 
 1,000 schedules that all fire at the same instant, period after period: the worst case of 1,000
 "every minute" schedules, which all fall due at second :00. To avoid waiting minutes the period is
@@ -140,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--period", type=int, default=5, help="seconds between fires (stands for the minute)")
     parser.add_argument("--periods", type=int, default=4, help="how many fire instants to measure")
     parser.add_argument("--kind", nargs="+", choices=["interval", "cron"], default=["interval", "cron"])
+    parser.add_argument("--no-workflows", action="store_true",
+                        help="skip the fan-out/fan-in table (benchmarks/workflows.py, run after this one)")
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory() as folder:
@@ -166,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['backend']:<17} | {fires:>11} | {r['median'] * 1000:>7.0f} ms | {r['p99'] * 1000:>5.0f} ms | "
               f"{r['max'] * 1000:>5.0f} ms | {r['db_ms']:>10.2f} | {r['statements']:>10.2f} | "
               f"{'ok' if r['p99'] < 1 else 'MISS'}")  # fmt: skip
+    if not args.no_workflows:  # issue 13 asks for both in one run: the workflow latency, from its own script
+        sys.path.insert(0, str(Path(__file__).parent))
+        import workflows
+
+        workflows.main(["--backend", *args.backend])
     return 0
 
 

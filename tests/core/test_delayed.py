@@ -80,3 +80,17 @@ def test_many_due_at_once_are_enqueued_once_by_concurrent_loops(make_hx, databas
     assert sum(counts) == 50, counts  # each job taken by exactly one of the three
     assert all(hx.jobs.get(job_id).queued_at == later for job_id in ids)
     assert hx.queue.size() == 50
+
+
+@pytest.mark.parametrize("parent_first", [True, False])
+def test_a_delayed_child_waits_for_its_parent_and_for_its_time(make_hx, parent_first: bool) -> None:
+    """after=[...] and delay together: released by the parent, still off the queue until due."""
+    hx = make_hx(workers=2)
+    ada = hx.users.create(email="ada@example.org", password="correct horse battery")
+    parent = hx.jobs.submit(ada, "sleep", {"seconds": 0.2})
+    if parent_first:  # the parent is already SUCCESS when the child is submitted
+        hx.jobs.wait(parent.id, timeout=10)
+    child = hx.jobs.submit(ada, "echo", {"message": "after and later"}, after=[parent.id], delay=1.5)
+    done = hx.jobs.wait(child.id, timeout=15)
+    assert done.status == JobStatus.SUCCESS and done.parents == [parent.id]
+    assert done.started_at >= child.run_at >= hx.jobs.get(parent.id).finished_at - timedelta(seconds=0.5)
