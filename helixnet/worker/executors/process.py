@@ -71,7 +71,7 @@ class ProcessExecutor:
             return self._follow(call, child, ours)
         finally:
             ours.close()
-            _kill_group(child)
+            _kill_group(child, wait=KILL_GRACE_SECONDS)
             with contextlib.suppress(ValueError):  # still running only if even SIGKILL did not end it
                 child.close()
 
@@ -141,28 +141,25 @@ def describe_exit(code: int) -> str:
     return f"exited with status {code}"
 
 
-def _kill_group(child: BaseProcess) -> None:
-    """Stop the child and everything it started (its session is its process group)."""
+def _kill_group(child: BaseProcess, wait: float = 0.0) -> None:
+    """Stop the child and everything it started (its session is its process group).
+
+    ``wait``: how long the child may take to exit by itself first (it sent its outcome). Then the
+    group gets SIGTERM, the child a second to go, and the group SIGKILL, whatever is left of it:
+    the job's processes end with the job. Only the child is waited for; a grandchild killed after it
+    is reaped by init (zombies would keep a group "alive" to a signal 0 for as long as init takes).
+    """
     if child.pid is None:
         return
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, 5.0)):
-        if not _group_alive(child.pid) and child.exitcode is not None:
-            return
-        for kill in (os.killpg, os.kill):  # the child itself too, should it not have its session yet
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                kill(child.pid, sig)
+    if wait:
         child.join(wait)
-        deadline = time.monotonic() + wait
-        while _group_alive(child.pid) and time.monotonic() < deadline:
-            time.sleep(0.01)  # grandchildren reparented away from us: wait until the group is empty
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+    for sig, then_wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, sig)
+        if child.exitcode is None:  # the child itself too, should it not have its session yet
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child.pid, sig)
+        child.join(then_wait)
 
 
 #: What the forkserver imports when it starts (one per worker process, started by the first process job),
