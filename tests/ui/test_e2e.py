@@ -190,6 +190,10 @@ def test_every_page_renders_for_an_admin(server: str, browser: Any, tmp_path: Pa
     job = httpx.post(f"{server}/api/v1/jobs", json={"plugin": "sleep", "params": {"seconds": 30}}, headers=auth)
     files = {"content_key": ("poem.txt", b"so much depends\nupon\na red wheel\nbarrow\n", "text/plain")}
     assert httpx.post(f"{server}/api/v1/jobs/upload", headers=auth, files=files).status_code == 201
+    child = httpx.post(f"{server}/api/v1/jobs", headers=auth, json={"plugin": "echo", "after": [job.json()["id"]]})
+    assert child.status_code == 202 and child.json()["status"] == "WAITING", child.text
+    schedule = {"plugin": "echo", "params": {"message": "tick"}, "cron": "30 2 * * *", "timezone": "Europe/Berlin"}
+    assert httpx.post(f"{server}/api/v1/schedules", headers=auth, json=schedule).status_code == 201
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     errors: list[str] = []
@@ -199,7 +203,8 @@ def test_every_page_renders_for_an_admin(server: str, browser: Any, tmp_path: Pa
     page.wait_for_url(f"{server}/")
     pages = {"dashboard": "/", "new-job": "/jobs/new?plugin=textstats", "job": f"/jobs/{job.json()['id']}",
              "artifacts": "/artifacts", "profile": "/profile", "admin-users": "/admin/users",
-             "admin-jobs": "/admin/jobs", "admin-monitor": "/admin/monitor"}  # fmt: skip
+             "admin-jobs": "/admin/jobs", "admin-monitor": "/admin/monitor", "schedules": "/schedules",
+             "waiting-child": f"/jobs/{child.json()['id']}"}  # fmt: skip
     for name, path in pages.items():
         response = page.goto(f"{server}{path}")
         assert response is not None and response.status == 200, name
