@@ -40,7 +40,19 @@ class _PostgresStorage(PostgresStorage):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._listeners: set[Any] = set()
         self._listeners_lock = threading.Lock()
+        self._shut = False
         super().__init__(*args, **kwargs)
+
+    def _connect(self) -> Any:
+        """No new connection once closed: a thread still finishing its last call gets an error (the
+        queue answers QueueUnavailable), not a connection nobody will close."""
+        if self._shut:
+            import psycopg
+
+            raise psycopg.OperationalError("the queue is closed")
+        return super()._connect()
+
+    _create_connection = _connect
 
     def _listen_conn(self) -> Any:
         conn = super()._listen_conn()
@@ -50,6 +62,7 @@ class _PostgresStorage(PostgresStorage):
 
     def close(self) -> bool:
         with self._listeners_lock:
+            self._shut = True
             listeners, self._listeners = self._listeners, set()
         for conn in listeners:
             self._close_quiet(conn)
