@@ -123,9 +123,11 @@ class OutcomeWriter:
                     # One settle for the group: its children locked in one order, never a deadlock.
                     settled = settle_children(conn, final, plans[0].now) if final else Settled()
             except DBAPIError as exc:
-                if attempt == 2 or not exc.connection_invalidated:
+                deadlock = getattr(exc.orig, "sqlstate", None) == "40P01"  # rolled back whole: safe to redo
+                if attempt == 2 or not (exc.connection_invalidated or deadlock):
                     raise
-                log.warning("the database connection dropped while recording %d outcome(s); once more", len(plans))
+                log.warning("%s while recording %d outcome(s); once more",
+                            "a deadlock" if deadlock else "the database connection dropped", len(plans))  # fmt: skip
                 continue
             if attempt == 2:
                 updated = [

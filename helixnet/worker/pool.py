@@ -250,10 +250,13 @@ class WorkerPool:
             log.warning("metrics flush failed; trying again", exc_info=True)
 
     def heartbeat(self, job_ids: list[str], now: datetime) -> int:
+        """One beat for many rows, locked in id order first: outcome writes lock a group's rows in id order
+        too, so the two never each hold a row the other waits for (PostgreSQL's deadlock detector
+        would otherwise fail one of them)."""
+        running = (Job.id.in_(job_ids), Job.status == JobStatus.RUNNING.value)
         with self._db.connect() as conn:
-            return conn.execute(
-                update(Job).where(Job.id.in_(job_ids), Job.status == JobStatus.RUNNING.value).values(heartbeat_at=now)
-            ).rowcount
+            conn.execute(select(Job.id).where(*running).order_by(Job.id).with_for_update())
+            return conn.execute(update(Job).where(*running).values(heartbeat_at=now)).rowcount
 
     def _cancel_requested(self, job_ids: list[str]) -> list[str]:
         with self._db.read() as session:
