@@ -12,6 +12,25 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+# The error classes import nothing: loaded at once.
+from helixnet.errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    Conflict,
+    HelixNetError,
+    NotFound,
+    ObjectNotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    PluginError,
+    QueueUnavailable,
+    RateLimited,
+    RequestTimeout,
+    StorageError,
+    ValidationFailed,
+    WaitTimeout,
+)
+
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__`` loads these
     from helixnet.app import HelixNet
     from helixnet.core.config import Settings
@@ -27,23 +46,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time ``__getattr__`
         UserRead,
         UserUpdate,
     )
-    from helixnet.errors import (
-        AuthenticationFailed,
-        ConfigurationError,
-        Conflict,
-        HelixNetError,
-        NotFound,
-        ObjectNotFound,
-        PayloadTooLarge,
-        PermissionDenied,
-        PluginError,
-        QueueUnavailable,
-        RateLimited,
-        RequestTimeout,
-        StorageError,
-        ValidationFailed,
-        WaitTimeout,
-    )
     from helixnet.plugins.base import ComputePlugin, InputSpec, NoParams
     from helixnet.worker.context import InputFile, JobCancelled, JobContext, JobFailed
 
@@ -58,26 +60,6 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
         ["ArtifactRead", "JobCreate", "JobEventRead", "JobPage", "JobRead", "UserCreate", "UserRead", "UserUpdate"],
         "helixnet.core.schemas",
-    ),
-    **dict.fromkeys(
-        [
-            "AuthenticationFailed",
-            "ConfigurationError",
-            "Conflict",
-            "HelixNetError",
-            "NotFound",
-            "ObjectNotFound",
-            "PayloadTooLarge",
-            "PermissionDenied",
-            "PluginError",
-            "QueueUnavailable",
-            "RateLimited",
-            "RequestTimeout",
-            "StorageError",
-            "ValidationFailed",
-            "WaitTimeout",
-        ],
-        "helixnet.errors",
     ),
     **dict.fromkeys(["ComputePlugin", "InputSpec", "NoParams"], "helixnet.plugins.base"),
     **dict.fromkeys(
