@@ -20,19 +20,26 @@ def create(hx: Any) -> None:
     @ui.page("/jobs/new")
     def new_job(request: Request, plugin: str = "") -> None:
         user: UserRead = request.state.user
-        names = sorted(hx.plugins)
-        chosen = plugin if plugin in names else (names[0] if names else "")
         with frame(user, "New job"):
-            if not names:
-                ui.label("No compute plugins are installed, so there is nothing to run yet.")
-                return
-            ui.select(
-                {name: f"{name} — {hx.plugins[name].title or name}" for name in names},
-                value=chosen,
-                label="Plugin",
-                on_change=lambda e: ui.navigate.to(f"/jobs/new?plugin={e.value}"),
-            ).classes("w-full max-w-xl")
-            JobForm(hx, user, chosen)
+            if chosen := plugin_picker(hx, plugin, "/jobs/new", "run"):
+                JobForm(hx, user, chosen)
+
+
+def plugin_picker(hx: Any, plugin: str, page: str, verb: str) -> str | None:
+    """The plugin select of a form page (``page?plugin=name`` on change); the chosen name, or None
+    (after saying so) when no plugin is installed."""
+    names = sorted(hx.plugins)
+    if not names:
+        ui.label(f"No compute plugins are installed, so there is nothing to {verb} yet.")
+        return None
+    chosen = plugin if plugin in names else names[0]
+    ui.select(
+        {name: f"{name} — {hx.plugins[name].title or name}" for name in names},
+        value=chosen,
+        label="Plugin",
+        on_change=lambda e: ui.navigate.to(f"{page}?plugin={e.value}"),
+    ).classes("w-full max-w-xl")
+    return chosen
 
 
 class JobForm:

@@ -13,7 +13,7 @@ from helixnet.core.schedule_schemas import ScheduleRead
 from helixnet.core.schemas import UserRead
 from helixnet.errors import HelixNetError, ValidationFailed
 from helixnet.ui.frame import frame
-from helixnet.ui.new_job import JobForm
+from helixnet.ui.new_job import JobForm, plugin_picker
 from helixnet.ui.session import still_signed_in
 from helixnet.ui.widgets import status_badge, when
 
@@ -31,19 +31,9 @@ def create(hx: Any) -> None:
     @ui.page("/schedules/new")
     def new_schedule(request: Request, plugin: str = "") -> None:
         user: UserRead = request.state.user
-        names = sorted(hx.plugins)
-        chosen = plugin if plugin in names else (names[0] if names else "")
         with frame(user, "New schedule"):
-            if not names:
-                ui.label("No compute plugins are installed, so there is nothing to schedule yet.")
-                return
-            ui.select(
-                {name: f"{name} — {hx.plugins[name].title or name}" for name in names},
-                value=chosen,
-                label="Plugin",
-                on_change=lambda e: ui.navigate.to(f"/schedules/new?plugin={e.value}"),
-            ).classes("w-full max-w-xl")
-            ScheduleForm(hx, user, chosen)
+            if chosen := plugin_picker(hx, plugin, "/schedules/new", "schedule"):
+                ScheduleForm(hx, user, chosen)
 
 
 class ScheduleList:
