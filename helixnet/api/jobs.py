@@ -15,6 +15,7 @@ from helixnet.api.jsonlimits import parse_json
 from helixnet.api.routing import (
     Operation,
     Param,
+    all_users_query,
     call,
     hx_of,
     json_body,
@@ -34,7 +35,7 @@ from helixnet.api.routing import (
 )
 from helixnet.core.models import JobStatus
 from helixnet.core.schemas import JobBatchCreate, JobBatchRead, JobCreate, JobEventRead, JobPage, JobRead
-from helixnet.errors import HelixNetError, PayloadTooLarge, PermissionDenied, ValidationFailed
+from helixnet.errors import HelixNetError, PayloadTooLarge, ValidationFailed
 
 IDEMPOTENCY = Param("Idempotency-Key", {"type": "string", "maxLength": 200}, location="header",
                     description="a retried POST with the same key returns the first job")  # fmt: skip
@@ -211,9 +212,7 @@ def _read_upload_form(form: Any) -> tuple[str, dict[str, Any], list[tuple[str, U
 ))  # fmt: skip
 async def list_jobs(request: Request) -> Response:
     user = user_of(request)
-    everyone = query_bool(request, "all")
-    if everyone and not user.is_admin:
-        raise PermissionDenied("all=true is for admins")
+    everyone = all_users_query(request)
     page = await call(
         hx_of(request).jobs.list, user, status=query_str(request, "status", 20),
         plugin=query_str(request, "plugin", 100), q=query_str(request, "q", 200),

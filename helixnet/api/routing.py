@@ -230,6 +230,14 @@ def query_bool(request: Request, name: str, default: bool = False) -> bool:
     raise ValidationFailed.field(["query", name], "must be true or false")
 
 
+def all_users_query(request: Request) -> bool:
+    """``?all=true`` on a list: every user's rows, which only admins may ask for (403 otherwise)."""
+    everyone = query_bool(request, "all")
+    if everyone and not user_of(request).is_admin:
+        raise PermissionDenied("all=true is for admins")
+    return everyone
+
+
 def query_str(request: Request, name: str, max_length: int = 200) -> str | None:
     raw = request.query_params.get(name)
     if raw is None:

@@ -8,12 +8,12 @@ from starlette.responses import Response
 from helixnet.api.routing import (
     Operation,
     Param,
+    all_users_query,
     call,
     hx_of,
     json_body,
     model_response,
     path_id,
-    query_bool,
     query_int,
     query_str,
     route,
@@ -22,7 +22,6 @@ from helixnet.api.routing import (
 )
 from helixnet.core.schedule_schemas import ScheduleCreate, SchedulePage, ScheduleRead, ScheduleUpdate
 from helixnet.core.schemas import JobPage, JobRead
-from helixnet.errors import PermissionDenied
 
 PAGE = (
     Param("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
@@ -52,9 +51,7 @@ async def create_schedule(request: Request) -> Response:
 ))  # fmt: skip
 async def list_schedules(request: Request) -> Response:
     user = user_of(request)
-    everyone = query_bool(request, "all")
-    if everyone and not user.is_admin:
-        raise PermissionDenied("all=true is for admins")
+    everyone = all_users_query(request)
     page = await call(hx_of(request).schedules.list, user, limit=query_int(request, "limit", 50, 1, 500),
                       cursor=query_str(request, "cursor", 500), all_users=everyone)  # fmt: skip
     return model_response(page)
