@@ -170,16 +170,20 @@ class JobContext:
         storage: Storage,
         report_progress: Callable[[float, str | None], None],
         emit_event: Callable[[str, str], None],
+        outputs: Outputs | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
+        """``outputs`` and ``cancel``: for a plugin run away from its worker (``worker/executors``),
+        whose outputs are reported as written and whose cancel flag the worker's relay sets."""
         self.job_id = job_id
         self.owner_id = owner_id
         self.attempt = attempt
         self.params = params
         self.inputs: Mapping[str, InputFile] = inputs
-        self.outputs = Outputs(storage, owner_id)
+        self.outputs = outputs if outputs is not None else Outputs(storage, owner_id)
         self.log = EventLog(emit_event)
         self._report_progress = report_progress
-        self._cancel = threading.Event()
+        self._cancel = cancel if cancel is not None else threading.Event()
         self._scratch: Path | None = None
 
     @property

@@ -37,7 +37,7 @@ if _main_path := os.environ.get(MAIN_PATH_VARIABLE):
 ORPHAN_GRACE_SECONDS = 5.0
 
 
-def child_main(conn: Connection, sys_path: list[str], job_bytes: bytes) -> None:
+def child_main(conn: Connection, job_bytes: bytes) -> None:
     os.setsid()
     lock = threading.Lock()
 
@@ -45,8 +45,8 @@ def child_main(conn: Connection, sys_path: list[str], job_bytes: bytes) -> None:
         with lock:
             conn.send(message)
 
-    # The worker's import path first, so a plugin registered by hand (not an entry point) loads too.
-    sys.path[:0] = [path for path in sys_path if path not in sys.path]
+    # sys.path is already the worker's: multiprocessing prepares every child with it, so a plugin
+    # registered by hand (not an entry point) unpickles here too.
     try:
         job = pickle.loads(job_bytes)
     except Exception as exc:  # the plugin could not be imported here: a clear outcome, not a crash

@@ -59,7 +59,7 @@ class ProcessExecutor:
             return _Outcome.failed(f"the job cannot be sent to a process (plugin or params not picklable): {exc}",
                                    final=True)  # fmt: skip
         ours, theirs = _CONTEXT.Pipe(duplex=True)
-        child = _CONTEXT.Process(target=child_main, args=(theirs, list(sys.path), job_bytes),
+        child = _CONTEXT.Process(target=child_main, args=(theirs, job_bytes),
                                  name=f"helixnet-job-{call.ctx.job_id[:8]}")  # fmt: skip
         try:
             _start_child(child)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from helixnet.storage import Storage, open_storage
@@ -25,16 +25,6 @@ Send = Callable[[tuple[Any, ...]], None]
 
 
 @dataclass(frozen=True)
-class InputRef:
-    name: str
-    artifact_id: str
-    filename: str
-    content_type: str
-    size: int | None
-    object_name: str
-
-
-@dataclass(frozen=True)
 class RemoteJob:
     """Everything the far side needs to run one job."""
 
@@ -44,7 +34,7 @@ class RemoteJob:
     plugin_name: str
     plugin: Any  # pickled by reference: the far side must have the plugin's package installed
     params: Any
-    inputs: tuple[InputRef, ...]
+    inputs: tuple[dict[str, Any], ...]  # InputFile fields but its storage
     storage_url: str
     storage_options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -52,8 +42,9 @@ class RemoteJob:
 def describe(
     ctx: JobContext, plugin_name: str, plugin: Any, params: Any, storage_url: str, storage_options: Mapping[str, Any]
 ) -> RemoteJob:
-    refs = tuple(InputRef(f.name, f.artifact_id, f.filename, f.content_type, f.size, f.object_name)
-                 for f in ctx.inputs.values())  # fmt: skip
+    # An InputFile without its storage (the far side opens its own): every other field as it is.
+    refs = tuple({f.name: getattr(file, f.name) for f in fields(InputFile) if f.name != "_storage"}
+                 for file in ctx.inputs.values())  # fmt: skip
     return RemoteJob(ctx.job_id, ctx.owner_id, ctx.attempt, plugin_name, plugin, params, refs, storage_url,
                      dict(storage_options))  # fmt: skip
 
@@ -77,8 +68,7 @@ class _RelayedOutputs(Outputs):
 def run_remote(job: RemoteJob, send: Send, cancel: threading.Event) -> dict[str, Any]:
     """Run the plugin here; returns the outcome as plain data (the result as JSON text)."""
     storage = open_storage(job.storage_url, dict(job.storage_options))
-    inputs = {ref.name: InputFile(ref.name, ref.artifact_id, ref.filename, ref.content_type, ref.size,
-                                  ref.object_name, storage) for ref in job.inputs}  # fmt: skip
+    inputs = {ref["name"]: InputFile(**ref, _storage=storage) for ref in job.inputs}
     ctx = JobContext(
         job_id=job.job_id,
         owner_id=job.owner_id,
@@ -88,9 +78,9 @@ def run_remote(job: RemoteJob, send: Send, cancel: threading.Event) -> dict[str,
         storage=storage,
         report_progress=lambda fraction, message: send(("progress", fraction, message)),
         emit_event=lambda level, message: send(("log", level, message)),
+        outputs=_RelayedOutputs(storage, job.owner_id, send),
+        cancel=cancel,
     )
-    ctx.outputs = _RelayedOutputs(storage, job.owner_id, send)
-    ctx._cancel = cancel  # the far side's cancel flag is the one the relay sets
     try:
         outcome = _call(job.plugin.run, ctx, job.params)
     finally:
