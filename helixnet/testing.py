@@ -151,8 +151,10 @@ class JobRunnerForTests:
         return instance.name
 
     def _artifact_id(self, owner: Any, key: str, value: InputValue) -> str:
+        from helixnet.core.validation import is_uuid
+
         artifacts = self.hx.artifacts
-        if isinstance(value, str) and _is_uuid(value):
+        if isinstance(value, str) and is_uuid(value):
             return value
         if hasattr(value, "id") and hasattr(value, "object_name"):  # an ArtifactRead
             return str(value.id)
@@ -187,14 +189,6 @@ def _as_bytes(key: str, data: Any) -> bytes:
         f"inputs[{key!r}]: expected an artifact id, an ArtifactRead, bytes, str, a pathlib.Path or a "
         f"(filename, bytes | str) pair, not {type(data).__name__}"
     )
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _settings(data_dir: Path, overrides: Mapping[str, Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,3 +46,12 @@ def nul_free(value: str | None) -> str | None:
     if value is not None and "\x00" in value:
         raise ValueError(NUL_REASON)
     return value
+
+
+def is_uuid(text: str) -> bool:
+    """Whether ``text`` reads as a UUID (an artifact or job id) rather than as a name, a path or text."""
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

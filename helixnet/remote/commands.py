@@ -16,7 +16,6 @@ import getpass
 import json
 import logging
 import sys
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -97,6 +96,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
+    from helixnet.core.validation import is_uuid
+
     params = dict(_pairs(args.param, "-p"))
     inputs: dict[str, str] = {}
     files: dict[str, Path] = {}
@@ -104,7 +105,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         path = Path(value).expanduser()
         if path.is_file():
             files[name] = path
-        elif _is_uuid(value):
+        elif is_uuid(value):
             inputs[name] = value  # an artifact already on the server
         else:
             raise CommandError(f"-i {name}: no such file: {value}", EXIT_USAGE)
@@ -139,14 +140,6 @@ def _pairs(items: list[str] | None, flag: str) -> list[tuple[str, Any]]:
         else:
             pairs.append((key.strip(), value))
     return pairs
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
